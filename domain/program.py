@@ -1,0 +1,288 @@
+"""The program: its configuration (the parsed program file) and the program aggregate.
+
+The configuration states the program's goals as measurable targets *before* it starts (step 1 of the
+product), its schedule, its matching preferences and its channels.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.durations import Duration, IsoDuration
+from domain.errors import InvalidTransition, RuleViolation
+from domain.events import Event, EventPayload, stamp
+
+PROGRAM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def _d(text: str) -> IsoDuration:
+    return IsoDuration.parse(text)
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScheduleSettings(_Settings):
+    """When things happen in every pairing. Durations are ISO-8601 (P6M, P2W, P3D, PT12H)."""
+
+    duration: Duration = _d("P6M")
+    session_cadence: Duration = _d("P2W")
+    first_session_after: Duration = _d("P1W")
+    goal_setting_deadline: Duration = _d("P3W")
+    goal_reminders: tuple[Duration, ...] = (_d("P1W"), _d("P2D"))
+    session_reminder: Duration = _d("P1D")
+    checkin_window: Duration = _d("P3D")
+    at_risk_after_misses: int = Field(2, ge=1, le=20)
+    allow_checkin_before_goals: bool = False
+
+
+class MidpointSettings(_Settings):
+    """The midpoint review and its decision rule (evaluated in this order)."""
+
+    at: float = Field(0.5, gt=0, lt=1)
+    window: Duration = _d("P1W")
+    override_window: Duration = _d("P3D")
+    rematch_if_relationship_below: int = Field(3, ge=1, le=5)
+    end_early_if_progress_below: int = Field(20, ge=0, le=100)
+
+
+class CloseoutSettings(_Settings):
+    window: Duration = _d("P2W")
+    reminder: Duration = _d("P3D")
+
+
+class Target(_Settings):
+    """A measurable target on one metric of the impact report."""
+
+    metric: str
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Target:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("a target needs exactly one of at_least or at_most")
+        return self
+
+    def met_by(self, value: float) -> bool:
+        if self.at_least is not None:
+            return value >= self.at_least
+        assert self.at_most is not None
+        return value <= self.at_most
+
+
+class MatchingWeights(_Settings):
+    skills: float = Field(3.0, ge=0)
+    reverse_skills: float = Field(1.0, ge=0)
+    communication_style: float = Field(1.0, ge=0)
+    timezone_overlap: float = Field(1.0, ge=0)
+    languages: float = Field(1.0, ge=0)
+    serendipity: float = Field(0.5, ge=0)
+
+
+class MatchingRequirements(_Settings):
+    shared_language: bool = False
+    min_overlap_hours: float = Field(0.0, ge=0, le=24)
+
+
+class MatchingSettings(_Settings):
+    """How mentors and mentees are paired. Exclusions and forced pairs name people by email."""
+
+    seed: int = 0
+    reverse_pairs: bool = True
+    weights: MatchingWeights = MatchingWeights()
+    required: MatchingRequirements = MatchingRequirements()
+    exclude: tuple[tuple[str, str], ...] = ()
+    force: tuple[tuple[str, str], ...] = ()
+
+
+class Channel(StrEnum):
+    CONSOLE = "console"
+    SIMULATED = "simulated"
+
+
+class NotificationSettings(_Settings):
+    channel: Channel = Channel.CONSOLE
+
+
+class ProgramConfig(_Settings):
+    """A parsed, validated program file."""
+
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    schedule: ScheduleSettings = ScheduleSettings()
+    midpoint: MidpointSettings = MidpointSettings()
+    closeout: CloseoutSettings = CloseoutSettings()
+    targets: tuple[Target, ...] = ()
+    matching: MatchingSettings = MatchingSettings()
+    notifications: NotificationSettings = NotificationSettings()
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not PROGRAM_ID_PATTERN.match(value):
+            raise ValueError(
+                f"program id {value!r} must be 2-63 characters of lowercase letters, digits and '-'"
+            )
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The program aggregate: created, configured, started, closed.
+
+
+class ProgramStage(StrEnum):
+    NEW = "new"
+    CREATED = "created"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+class ProgramCreated(EventPayload):
+    TYPE = "ProgramCreated"
+    program_id: str
+    name: str
+
+
+class ProgramConfigured(EventPayload):
+    TYPE = "ProgramConfigured"
+    config: ProgramConfig
+
+
+class ProgramStarted(EventPayload):
+    TYPE = "ProgramStarted"
+    pairings: int = Field(ge=0)
+
+
+class ProgramClosed(EventPayload):
+    TYPE = "ProgramClosed"
+    outcomes: dict[str, int]
+
+
+class CreateProgram(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["create"] = "create"
+    config: ProgramConfig
+
+
+class ConfigureProgram(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["configure"] = "configure"
+    config: ProgramConfig
+
+
+class StartProgram(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["start"] = "start"
+    pairings: int = Field(ge=0)
+
+
+class CloseProgram(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["close"] = "close"
+    outcomes: dict[str, int]
+
+
+ProgramCommand = CreateProgram | ConfigureProgram | StartProgram | CloseProgram
+
+
+class ProgramState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    program_id: str
+    version: int = 0
+    stage: ProgramStage = ProgramStage.NEW
+    config: ProgramConfig | None = None
+    pairings: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def stream_id(self) -> str:
+        return program_stream(self.program_id)
+
+
+def program_stream(program_id: str) -> str:
+    return f"program-{program_id}"
+
+
+def initial_program(program_id: str) -> ProgramState:
+    return ProgramState(program_id=program_id)
+
+
+def decide_program(state: ProgramState, command: ProgramCommand, now: datetime) -> list[Event]:
+    payloads: list[EventPayload]
+    match command:
+        case CreateProgram(config=config):
+            if state.stage is not ProgramStage.NEW:
+                raise InvalidTransition(
+                    "program-exists", f"program {state.program_id} already exists", state.program_id
+                )
+            if config.id != state.program_id:
+                raise RuleViolation(
+                    "program-id-mismatch",
+                    f"config is for program {config.id}, not {state.program_id}",
+                    config.id,
+                )
+            payloads = [
+                ProgramCreated(program_id=config.id, name=config.name),
+                ProgramConfigured(config=config),
+            ]
+        case ConfigureProgram(config=config):
+            if state.stage in (ProgramStage.NEW, ProgramStage.CLOSED):
+                raise InvalidTransition(
+                    "program-not-open", f"program {state.program_id} is {state.stage}", str(state.stage)
+                )
+            if config.id != state.program_id:
+                raise RuleViolation(
+                    "program-id-mismatch",
+                    f"config is for program {config.id}, not {state.program_id}",
+                    config.id,
+                )
+            payloads = [ProgramConfigured(config=config)]
+        case StartProgram(pairings=pairings):
+            if state.stage is not ProgramStage.CREATED:
+                raise InvalidTransition(
+                    "program-not-startable",
+                    f"program {state.program_id} is {state.stage}, not created",
+                    str(state.stage),
+                )
+            payloads = [ProgramStarted(pairings=pairings)]
+        case CloseProgram(outcomes=outcomes):
+            if state.stage is not ProgramStage.RUNNING:
+                raise InvalidTransition(
+                    "program-not-running",
+                    f"program {state.program_id} is {state.stage}, not running",
+                    str(state.stage),
+                )
+            payloads = [ProgramClosed(outcomes=dict(outcomes))]
+    return stamp(state.stream_id, state.version, payloads, now)
+
+
+def evolve_program(state: ProgramState, event: Event) -> ProgramState:
+    update: dict[str, object] = {"version": event.version}
+    match event.payload:
+        case ProgramCreated():
+            update["stage"] = ProgramStage.CREATED
+        case ProgramConfigured(config=config):
+            update["config"] = config
+        case ProgramStarted(pairings=pairings):
+            update["stage"] = ProgramStage.RUNNING
+            update["pairings"] = pairings
+        case ProgramClosed(outcomes=outcomes):
+            update["stage"] = ProgramStage.CLOSED
+            update["outcomes"] = dict(outcomes)
+    return state.model_copy(update=update)
+
+
+def replay_program(program_id: str, events: list[Event]) -> ProgramState:
+    state = initial_program(program_id)
+    for event in events:
+        state = evolve_program(state, event)
+    return state
