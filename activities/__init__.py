@@ -1,0 +1,1 @@
+"""Temporal activities: all I/O (event store, notifications, Temporal updates from simulations)."""

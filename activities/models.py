@@ -1,0 +1,57 @@
+"""Payloads that cross the activity boundary (pydantic, so the data converter checks them)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.events import Event
+from domain.notifications import Notice
+
+
+class RecordBatch(BaseModel):
+    """Events of one stream to append after ``expected_version``."""
+
+    model_config = ConfigDict(frozen=True)
+    stream_id: str
+    expected_version: int
+    events: list[Event]
+
+
+class RecordOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    stream_id: str
+    recorded: int
+    already_present: int
+    version: int
+
+
+class DeliveryBatch(BaseModel):
+    """Notices to deliver for one pairing. ``simulation_seed`` set means participants are simulated."""
+
+    model_config = ConfigDict(frozen=True)
+    workflow_id: str
+    channel: str
+    notices: list[Notice]
+    simulation_seed: int | None = None
+
+
+class DeliveryReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    delivered: int
+    skipped_duplicates: int
+    simulated_actions: int = 0
+    rejected_actions: int = 0
+
+
+class PublishBatch(BaseModel):
+    """One flush of a workflow: record its new events, then deliver the notices they cause."""
+
+    model_config = ConfigDict(frozen=True)
+    record: RecordBatch
+    delivery: DeliveryBatch | None = None
+
+
+class PublishOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    record: RecordOutcome
+    delivery: DeliveryReport | None = None

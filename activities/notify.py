@@ -1,0 +1,121 @@
+"""Delivering notices: look the person up, send through the program's channel, once per key.
+
+Channels here: ``console`` (the local stack's default: one readable line per notice on the worker's
+output) and ``simulated`` (seeded simulated participants answer the notice with Temporal Updates,
+used by ``simulate`` and the demo). Delivery is recorded in the ``notifications`` outbox table: a
+notice whose key is already delivered is skipped, so retries and replays do not repeat messages.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.models import DeliveryBatch, DeliveryReport
+from domain import simulation
+from domain.events import Event
+from domain.notifications import Notice
+from domain.pairing import PairingState
+from domain.roster import Participant, replay_roster, roster_stream
+from eventstore import EventStore
+
+
+class Directory:
+    """Participant contact details, read from the roster stream and cached per program."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._cache: dict[str, dict[str, Participant]] = {}
+
+    async def lookup(self, program_id: str, participant_id: str) -> Participant | None:
+        people = self._cache.get(program_id)
+        if people is None or participant_id not in people:
+            recorded = await self.store.read_stream(roster_stream(program_id))
+            events = [Event.model_validate(_row(r)) for r in recorded]
+            people = dict(replay_roster(program_id, events).participants)
+            self._cache[program_id] = people
+        return people.get(participant_id)
+
+
+def _row(recorded: Any) -> dict[str, Any]:
+    return {
+        "event_id": str(recorded.event_id), "stream_id": recorded.stream_id, "version": recorded.version,
+        "type": recorded.type, "schema_version": recorded.schema_version, "payload": recorded.payload,
+        "occurred_at": recorded.occurred_at,
+    }
+
+
+class Notifier:
+    def __init__(self, store: EventStore, pool: asyncpg.Pool, client: Client) -> None:
+        self.store = store
+        self.pool = pool
+        self.client = client
+        self.directory = Directory(store)
+
+    async def _claim(self, notice: Notice, channel: str) -> bool:
+        """Insert the outbox row; False when this key was already delivered."""
+        row = await self.pool.fetchrow(
+            """
+            INSERT INTO notifications (key, program_id, pairing_id, recipient, participant_id, template, channel,
+                                       attempts)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
+            ON CONFLICT (key) DO UPDATE SET attempts = notifications.attempts + 1
+            RETURNING delivered_at
+            """,
+            notice.key, notice.program_id, notice.pairing_id, notice.recipient, notice.participant_id,
+            notice.template, channel,
+        )
+        return row is not None and row["delivered_at"] is None
+
+    async def _mark_delivered(self, notice: Notice) -> None:
+        await self.pool.execute("UPDATE notifications SET delivered_at = now() WHERE key = $1", notice.key)
+
+    async def deliver(self, batch: DeliveryBatch) -> DeliveryReport:
+        delivered = skipped = actions = rejected = 0
+        for notice in batch.notices:
+            if not await self._claim(notice, batch.channel):
+                skipped += 1
+                continue
+            if batch.simulation_seed is not None:
+                done, refused = await self._simulate(batch.workflow_id, batch.simulation_seed, notice)
+                actions += done
+                rejected += refused
+            else:
+                await self._console(notice)
+            await self._mark_delivered(notice)
+            delivered += 1
+        return DeliveryReport(delivered=delivered, skipped_duplicates=skipped, simulated_actions=actions,
+                              rejected_actions=rejected)
+
+    async def _console(self, notice: Notice) -> None:
+        if notice.participant_id is None:
+            to = "operator"
+        else:
+            person = await self.directory.lookup(notice.program_id, notice.participant_id)
+            to = f"{notice.recipient} {person.name} <{person.email}>" if person else notice.recipient
+        action = f" [action: {notice.action}]" if notice.action else ""
+        print(f"notify {to} | {notice.pairing_id} | {notice.summary}{action}", file=sys.stdout, flush=True)
+
+    async def _simulate(self, workflow_id: str, seed: int, notice: Notice) -> tuple[int, int]:
+        handle = self.client.get_workflow_handle(workflow_id)
+        state = await handle.query("state", result_type=PairingState)
+        done = refused = 0
+        for command in simulation.respond(seed, notice, state):
+            try:
+                await handle.execute_update(command.type, command)  # type: ignore[attr-defined]
+                done += 1
+            except WorkflowUpdateFailedError:
+                refused += 1  # a simulated person can be wrong too; the workflow said no, nothing changed
+            except RPCError as exc:
+                activity.logger.warning("simulated action failed: %s", exc)
+                raise
+        return done, refused
+
+    @activity.defn(name="deliver_notices")
+    async def deliver_notices(self, batch: DeliveryBatch) -> DeliveryReport:
+        return await self.deliver(batch)

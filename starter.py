@@ -1,0 +1,178 @@
+"""The operator's command line: validate, start, watch and demo reverse-mentorship programs.
+
+    python starter.py validate --program examples/program.yaml --roster examples/roster.csv
+    python starter.py start --program examples/program.yaml --roster examples/roster.csv
+    python starter.py status rm-pilot-2027
+    python starter.py demo
+    python starter.py up            # the local stack and a worker, until Ctrl-C
+
+Exit codes: 0 success, 1 operational failure (server unreachable, program exists), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.validation import InvalidInput
+from localstack.errors import StackError
+from tandem import logs, operations
+from tandem.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Tandem: reverse-mentorship programs on Temporal.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ProgramOpt = Annotated[Path, typer.Option("--program", help="program file (YAML)")]
+RosterOpt = Annotated[Path, typer.Option("--roster", help="roster (CSV)")]
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def _fail_input(exc: InvalidInput) -> typer.Exit:
+    for problem in exc.problems:
+        err.print(str(problem), highlight=False, markup=False)
+    err.print(f"{len(exc.problems)} problem(s); nothing was started", style="bold red")
+    return typer.Exit(code=2)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", style="bold red", highlight=False, markup=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def validate(program: ProgramOpt, roster: RosterOpt) -> None:
+    """Check a program file and a roster without starting anything."""
+    try:
+        inputs = operations.load_inputs(program, roster)
+    except InvalidInput as exc:
+        raise _fail_input(exc) from None
+    mentors = sum(1 for p in inputs.participants if p.role.value == "mentor")
+    out.print(f"valid: program {inputs.config.id} ({inputs.config.name}), {len(inputs.participants)} participants "
+              f"({mentors} mentors, {len(inputs.participants) - mentors} mentees), "
+              f"{len(inputs.config.targets)} targets", highlight=False)
+
+
+@app.command()
+def start(program: ProgramOpt, roster: RosterOpt,
+          simulate: Annotated[int | None, typer.Option(help="simulate participants with this seed "
+                                                             "(and skip time)")] = None) -> None:
+    """Validate the files, record the program and roster, and start the program workflow."""
+    try:
+        inputs = operations.load_inputs(program, roster)
+    except InvalidInput as exc:
+        raise _fail_input(exc) from None
+    proposal, specs = operations.plan(inputs)
+    for person, reason in proposal.unmatched:
+        err.print(f"unmatched: {person.email}: {reason}", highlight=False)
+    settings = Settings.from_env()
+
+    async def go() -> str:
+        from eventstore import EventStore
+        from tandem.temporal import connect
+
+        client = await connect(settings)
+        store = await EventStore.open(settings.database_url, migrate=True)
+        try:
+            version = await operations.enrol(store, inputs)
+            handle = await operations.start_program(client, settings.task_queue, inputs, specs, version,
+                                                    simulation_seed=simulate, time_skipping=simulate is not None)
+            return handle.id
+        finally:
+            await store.close()
+
+    try:
+        workflow_id = asyncio.run(go())
+    except operations.ProgramExists as exc:
+        raise _fail(str(exc)) from None
+    except (OSError, RuntimeError) as exc:
+        raise _fail(f"cannot reach Temporal at {settings.temporal_address} or PostgreSQL: {exc}") from None
+    out.print(f"started {workflow_id}: {len(specs)} pairings. Watch it in the Temporal UI with the query "
+              f'ProgramId="{inputs.config.id}", or run: python starter.py status {inputs.config.id}', highlight=False)
+
+
+@app.command()
+def status(program_id: str, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Counts of a program's pairings by stage and at risk (from Temporal's visibility store)."""
+    settings = Settings.from_env()
+    from tandem.status import program_status
+
+    try:
+        report = asyncio.run(program_status(settings, program_id))
+    except LookupError as exc:
+        raise _fail(str(exc)) from None
+    except (OSError, RuntimeError) as exc:
+        raise _fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from None
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    table = Table(title=f"Program {program_id}: {report['program_status']}")
+    table.add_column("stage")
+    table.add_column("pairings", justify="right")
+    for stage, count in report["by_stage"].items():
+        table.add_row(stage, str(count))
+    table.add_row("at risk", str(report["at_risk"]))
+    table.add_row("total", str(report["pairings"]))
+    out.print(table)
+
+
+@app.command()
+def demo(
+    program: Annotated[Path, typer.Option(help="program file")] = EXAMPLES / "program.yaml",
+    roster: Annotated[Path, typer.Option(help="roster")] = EXAMPLES / "roster.csv",
+    seed: Annotated[int, typer.Option(help="seed of the simulated participants")] = 7,
+) -> None:
+    """Run a program end to end on a throw-away embedded stack with simulated participants."""
+    from tandem.demo import run
+
+    logs.configure("console", level="WARNING")
+    try:
+        summary = asyncio.run(run(program, roster, seed, out))
+    except InvalidInput as exc:
+        raise _fail_input(exc) from None
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    if summary.closed != summary.pairings:
+        raise _fail(f"only {summary.closed} of {summary.pairings} pairings closed")
+
+
+@app.command()
+def up() -> None:
+    """Run the local stack (Temporal server + UI, PostgreSQL) and one worker until Ctrl-C."""
+    from localstack.stack import LocalStack
+    from worker import serve
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    stack = LocalStack.persistent(settings.state_dir, settings.temporal_address, settings.database_url,
+                                  settings.ui_port)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with out.status("starting PostgreSQL and the Temporal dev server…"):
+            addresses = stack.start()
+        out.print(f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · PostgreSQL {addresses.database_url}"
+                  f" · state in {settings.state_dir}/\nworker on task queue {settings.task_queue}; Ctrl-C stops all",
+                  highlight=False)
+        asyncio.run(serve(settings))
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        out.print("stopped")
+
+
+if __name__ == "__main__":
+    try:
+        app()
+    finally:
+        sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""Process wiring shared by the worker and the starter: settings, logging, the Temporal client."""

@@ -1,0 +1,139 @@
+"""What the starter does, as functions: load and validate files, enrol a program, start it.
+
+Files are read here (I/O), parsed by the pure ``domain`` parsers, and every problem of both files is
+reported together. Enrolment writes the program and roster streams straight into the event store
+(personal data stays out of Temporal); the program workflow then receives ids and terms only.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
+
+from activities.record import to_new_event
+from domain.matching import Proposal, pairing_id_for, propose_pairings
+from domain.pairing import PairingTerms
+from domain.program import CreateProgram, ProgramConfig, decide_program, initial_program, program_stream
+from domain.program_file import parse_program
+from domain.roster import EnrollParticipant, Participant, decide_roster, evolve_roster, initial_roster
+from domain.roster_file import parse_roster
+from domain.validation import InvalidInput, Problem
+from eventstore import EventStore
+from workflows import search
+from workflows.program import PairingSpec, ProgramInput, ProgramSummary, ProgramWorkflow, program_workflow_id
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Inputs:
+    config: ProgramConfig
+    participants: list[Participant]
+
+
+def read_text(path: Path, problems: list[Problem]) -> str | None:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(name, 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
+            return None
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(name, 1, 1, "file not found"))
+    except IsADirectoryError:
+        problems.append(Problem(name, 1, 1, "is a directory, not a file"))
+    except PermissionError:
+        problems.append(Problem(name, 1, 1, "permission denied"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(name, 1, 1, f"not UTF-8 text (byte {exc.start}: {exc.reason})"))
+    return None
+
+
+def load_inputs(program_path: Path, roster_path: Path) -> Inputs:
+    """Parse and validate both files; raise InvalidInput with every problem of both at once."""
+    problems: list[Problem] = []
+    program_text = read_text(program_path, problems)
+    roster_text = read_text(roster_path, problems)
+    config: ProgramConfig | None = None
+    if program_text is not None:
+        try:
+            config = parse_program(program_text, str(program_path))
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    participants: list[Participant] = []
+    if roster_text is not None:
+        try:
+            participants = parse_roster(
+                roster_text, str(roster_path), program_id=config.id if config else "unknown",
+                known_timezones=frozenset(zoneinfo.available_timezones()),
+                reverse_pairs=config.matching.reverse_pairs if config else True,
+            )
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if problems or config is None:
+        raise InvalidInput(problems)
+    return Inputs(config=config, participants=participants)
+
+
+def plan(inputs: Inputs) -> tuple[Proposal, list[PairingSpec]]:
+    proposal = propose_pairings(inputs.config, inputs.participants)
+    specs = [
+        PairingSpec(pairing_id=pairing_id_for(inputs.config.id, p.mentor, p.mentee), mentor_id=p.mentor.participant_id,
+                    mentee_id=p.mentee.participant_id, score=p.score, reasons=p.reasons)
+        for p in proposal.pairs
+    ]
+    return proposal, specs
+
+
+class ProgramExists(RuntimeError):
+    pass
+
+
+async def enrol(store: EventStore, inputs: Inputs, now: datetime | None = None) -> int:
+    """Record the program and its roster; returns the program stream's version."""
+    now = now or datetime.now(UTC)
+    program_id = inputs.config.id
+    if await store.stream_version(program_stream(program_id)) > 0:
+        raise ProgramExists(f"program {program_id!r} already exists; choose another id in the program file")
+    program_events = decide_program(initial_program(program_id), CreateProgram(config=inputs.config), now)
+    roster = initial_roster(program_id)
+    roster_events = []
+    for person in inputs.participants:
+        events = decide_roster(roster, EnrollParticipant(participant=person), now)
+        for event in events:
+            roster = evolve_roster(roster, event)
+        roster_events.extend(events)
+    await store.append_batches([
+        (program_stream(program_id), 0, [to_new_event(e) for e in program_events]),
+        (roster.stream_id, 0, [to_new_event(e) for e in roster_events]),
+    ])
+    return program_events[-1].version
+
+
+async def start_program(client: Client, task_queue: str, inputs: Inputs, specs: list[PairingSpec],
+                        program_version: int, *, simulation_seed: int | None = None,
+                        time_skipping: bool = False) -> WorkflowHandle[ProgramWorkflow, ProgramSummary]:
+    channel = "simulated" if simulation_seed is not None else inputs.config.notifications.channel.value
+    starter = client
+    if time_skipping:
+        starter = TimeSkipper(client, config=TimeSkippingConfig(enabled=True)).client
+    return await starter.start_workflow(
+        ProgramWorkflow.run,
+        ProgramInput(program_id=inputs.config.id, program_version=program_version,
+                     terms=PairingTerms.from_program(inputs.config), pairings=specs, channel=channel,
+                     simulation_seed=simulation_seed),
+        id=program_workflow_id(inputs.config.id),
+        task_queue=task_queue,
+        search_attributes=_program_attributes(inputs.config.id),
+    )
+
+
+def _program_attributes(program_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(search.PROGRAM_ID, program_id)])

@@ -1,0 +1,54 @@
+"""Addresses and knobs, read from the environment; the local stack is the default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/tandem"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    temporal_address: str = DEFAULT_TEMPORAL_ADDRESS
+    temporal_namespace: str = "default"
+    database_url: str = DEFAULT_DATABASE_URL
+    task_queue: str = "tandem"
+    state_dir: Path = Path(".tandem")
+    ui_port: int = 8233
+    log_format: str = "auto"  # auto | json | console
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            temporal_address=env.get("TEMPORAL_ADDRESS", DEFAULT_TEMPORAL_ADDRESS),
+            temporal_namespace=env.get("TEMPORAL_NAMESPACE", "default"),
+            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            task_queue=env.get("TANDEM_TASK_QUEUE", "tandem"),
+            state_dir=Path(env.get("TANDEM_STATE_DIR", ".tandem")),
+            ui_port=int(env.get("TANDEM_UI_PORT", "8233")),
+            log_format=env.get("TANDEM_LOG_FORMAT", "auto"),
+        )
+
+    @property
+    def temporal_host(self) -> str:
+        return self.temporal_address.rsplit(":", 1)[0]
+
+    @property
+    def temporal_port(self) -> int:
+        return int(self.temporal_address.rsplit(":", 1)[1])
+
+
+# The environment variables the worker and the starter read; docker-compose.yml must agree (tested).
+ENVIRONMENT_VARIABLES = (
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "DATABASE_URL",
+    "TANDEM_TASK_QUEUE",
+    "TANDEM_LOG_FORMAT",
+)

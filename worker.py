@@ -1,0 +1,80 @@
+"""The Tandem worker: hosts every workflow and activity; stops gracefully on SIGTERM or SIGINT.
+
+Run it against any Temporal cluster and PostgreSQL via TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+DATABASE_URL and TANDEM_TASK_QUEUE (defaults: the local stack of `make up`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import Notifier
+from activities.publish import Publisher
+from activities.record import Recorder
+from eventstore import EventStore
+from tandem import logs
+from tandem.settings import Settings
+from tandem.temporal import connect
+from workflows.pairing import PairingWorkflow
+from workflows.program import ProgramWorkflow
+
+WORKFLOWS = [ProgramWorkflow, PairingWorkflow]
+
+
+def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+    recorder = Recorder(store)
+    notifier = Notifier(store, store.pool, client)
+    publisher = Publisher(recorder, notifier)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[recorder.record_events, notifier.deliver_notices, publisher.publish],
+        max_concurrent_activities=50,
+        max_concurrent_workflow_tasks=50,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, client: Client | None = None) -> AsyncIterator[Worker]:
+    """A started worker with its own event-store pool; both are closed on exit."""
+    client = client or await connect(settings)
+    store = await EventStore.open(settings.database_url, migrate=True)
+    try:
+        worker = build_worker(client, store, settings.task_queue)
+        async with worker:
+            yield worker
+    finally:
+        await store.close()
+
+
+async def serve(settings: Settings) -> None:
+    log = logs.get("worker")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_worker(settings):
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
+                 namespace=settings.temporal_namespace)
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

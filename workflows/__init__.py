@@ -1,0 +1,1 @@
+"""Temporal workflows: orchestration only. Every rule is decided by ``domain``."""

@@ -1,0 +1,356 @@
+"""PairingWorkflow: one durable lifecycle per mentor–mentee pair.
+
+The loop is the same at every stage: record and announce what was decided, sleep until the domain's
+next alarm (or until an Update changes the state), tick the clock, repeat. Participant and operator
+actions arrive as Updates whose validators run the domain's ``decide`` on the current state, so a
+bad value is rejected before anything is written to history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import DeliveryBatch, PublishBatch, PublishOutcome, RecordBatch
+    from domain.errors import DomainError
+    from domain.events import Event
+    from domain.notifications import Notice, notices_for
+    from domain.pairing import (
+        AddNote,
+        AgreeGoals,
+        Alarm,
+        AnswerFitCheck,
+        Extend,
+        LogSession,
+        OverrideMidpoint,
+        PairingState,
+        PairingTerms,
+        Pause,
+        ProposeGoals,
+        ProposePairing,
+        Rematch,
+        Resume,
+        Stage,
+        StartPairing,
+        SubmitCloseout,
+        SubmitMidpoint,
+        Tick,
+        Withdraw,
+        _Command,
+        decide,
+        evolve,
+        initial_pairing,
+        next_alarm,
+    )
+    from workflows import search
+
+PUBLISH_TIMEOUT = timedelta(minutes=2)
+PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(minutes=1))
+HISTORY_LIMIT = 8_000  # continue-as-new well before Temporal's 50k-event / 50 MB limits
+
+
+class PairingInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pairing_id: str
+    program_id: str
+    mentor_id: str
+    mentee_id: str
+    terms: PairingTerms
+    score: float | None = None
+    reasons: tuple[str, ...] = ()
+    replaces: str | None = None
+    channel: str = "console"
+    simulation_seed: int | None = None
+    carried_state: PairingState | None = None  # set on continue-as-new
+    carried_events: int = 0
+
+
+class PairingResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pairing_id: str
+    outcome: str
+    version: int
+    held_sessions: int
+    ever_at_risk: bool
+
+
+class ActionResult(BaseModel):
+    """What an Update reports back: the events it caused (types only) and the new version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: bool
+    events: list[str]
+    version: int
+    stage: str
+
+
+class EventRef(BaseModel):
+    """An event as the ``events`` query shows it: identity without payload (payloads may be private)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    event_id: str
+    type: str
+
+
+def workflow_id_for(pairing_id: str) -> str:
+    return f"pairing-{pairing_id}"
+
+
+@workflow.defn
+class PairingWorkflow:
+    @workflow.init
+    def __init__(self, inp: PairingInput) -> None:
+        self.inp = inp
+        self.state: PairingState = inp.carried_state or initial_pairing(inp.pairing_id)
+        self.recorded_version = self.state.version
+        self.published_state = self.state
+        self.unpublished: list[Event] = []
+        self.refs: list[EventRef] = []
+        self.events_before = inp.carried_events
+        self.lock = asyncio.Lock()
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: PairingInput) -> PairingResult:
+        if self.state.version == 0:
+            self._apply(decide(self.state, ProposePairing(
+                pairing_id=inp.pairing_id, program_id=inp.program_id, mentor_id=inp.mentor_id,
+                mentee_id=inp.mentee_id, score=inp.score, reasons=inp.reasons, replaces=inp.replaces,
+            ), workflow.now()))
+            self._apply(decide(self.state, StartPairing(terms=inp.terms), workflow.now()))
+        while True:
+            await self._publish()
+            if self.state.stage is Stage.CLOSED:
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._publish()
+                workflow.continue_as_new(inp.model_copy(update={
+                    "carried_state": self.state, "carried_events": self.events_before + len(self.refs)}))
+            await self._wait_for_alarm_or_action(next_alarm(self.state))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._publish()
+        return PairingResult(pairing_id=inp.pairing_id, outcome=str(self.state.outcome),
+                             version=self.state.version, held_sessions=self.state.held_sessions,
+                             ever_at_risk=self.state.ever_at_risk)
+
+    async def _wait_for_alarm_or_action(self, alarm: Alarm | None) -> None:
+        seen = self.state.version
+        changed = lambda: self.state.version != seen or bool(self.unpublished)  # noqa: E731
+        if alarm is None:
+            await workflow.wait_condition(changed)
+            return
+        delay = (alarm.at - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(changed, timeout=timedelta(seconds=delay))
+                return  # an action arrived first; re-plan
+            except TimeoutError:
+                pass
+        self._apply(decide(self.state, Tick(), workflow.now()))
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+
+    # -- deciding and publishing ------------------------------------------------------------------
+
+    def _apply(self, events: list[Event]) -> None:
+        before = (self.state.stage, self.state.at_risk)
+        for event in events:
+            self.state = evolve(self.state, event)
+            self.unpublished.append(event)
+            self.refs.append(EventRef(version=event.version, event_id=event.event_id, type=event.type))
+        after = (self.state.stage, self.state.at_risk)
+        if events and after != before:
+            updates = [search.PAIRING_STAGE.value_set(self.state.stage.value),
+                       search.AT_RISK.value_set(self.state.at_risk)]
+            if self.state.outcome is not None:
+                updates.append(search.OUTCOME.value_set(self.state.outcome.value))
+            workflow.upsert_search_attributes(updates)
+
+    async def _publish(self) -> None:
+        """Record every unpublished event and deliver its notices; one activity call per flush."""
+        async with self.lock:
+            while self.unpublished:
+                batch, self.unpublished = self.unpublished, []
+                notices, state_after = self._notices(batch)
+                delivery = None
+                if notices:
+                    delivery = DeliveryBatch(workflow_id=workflow.info().workflow_id, channel=self.inp.channel,
+                                             notices=notices, simulation_seed=self.inp.simulation_seed)
+                await workflow.execute_activity(
+                    "publish",
+                    PublishBatch(record=RecordBatch(stream_id=self.state.stream_id,
+                                                    expected_version=self.recorded_version, events=batch),
+                                 delivery=delivery),
+                    result_type=PublishOutcome,
+                    start_to_close_timeout=PUBLISH_TIMEOUT,
+                    retry_policy=PUBLISH_RETRY,
+                )
+                self.recorded_version = batch[-1].version
+                self.published_state = state_after
+
+    def _notices(self, batch: list[Event]) -> tuple[list[Notice], PairingState]:
+        """Notices for a batch: each event sees the state right after it, folded from the last
+        published state (so an Update arriving mid-flush cannot skew what earlier events announce)."""
+        state = self.published_state
+        out: list[Notice] = []
+        for event in batch:
+            state = evolve(state, event)
+            out.extend(notices_for(state, event))
+        return out, state
+
+    # -- actions (Updates) ------------------------------------------------------------------------
+
+    def _validate(self, command: _Command) -> None:
+        try:
+            decide(self.state, command, workflow.now())
+        except DomainError as err:
+            raise ApplicationError(err.message, err.to_dict(), type=type(err).__name__, non_retryable=True) from None
+
+    def _act(self, command: _Command) -> ActionResult:
+        try:
+            events = decide(self.state, command, workflow.now())
+        except DomainError as err:
+            raise ApplicationError(err.message, err.to_dict(), type=type(err).__name__, non_retryable=True) from None
+        self._apply(events)
+        return ActionResult(accepted=True, events=[e.type for e in events], version=self.state.version,
+                            stage=self.state.stage.value)
+
+    @workflow.update(name="propose_goals")
+    def propose_goals(self, command: ProposeGoals) -> ActionResult:
+        return self._act(command)
+
+    @propose_goals.validator
+    def _v_propose_goals(self, command: ProposeGoals) -> None:
+        self._validate(command)
+
+    @workflow.update(name="agree_goals")
+    def agree_goals(self, command: AgreeGoals) -> ActionResult:
+        return self._act(command)
+
+    @agree_goals.validator
+    def _v_agree_goals(self, command: AgreeGoals) -> None:
+        self._validate(command)
+
+    @workflow.update(name="log_session")
+    def log_session(self, command: LogSession) -> ActionResult:
+        return self._act(command)
+
+    @log_session.validator
+    def _v_log_session(self, command: LogSession) -> None:
+        self._validate(command)
+
+    @workflow.update(name="answer_fit_check")
+    def answer_fit_check(self, command: AnswerFitCheck) -> ActionResult:
+        return self._act(command)
+
+    @answer_fit_check.validator
+    def _v_answer_fit_check(self, command: AnswerFitCheck) -> None:
+        self._validate(command)
+
+    @workflow.update(name="submit_midpoint")
+    def submit_midpoint(self, command: SubmitMidpoint) -> ActionResult:
+        return self._act(command)
+
+    @submit_midpoint.validator
+    def _v_submit_midpoint(self, command: SubmitMidpoint) -> None:
+        self._validate(command)
+
+    @workflow.update(name="override_midpoint")
+    def override_midpoint(self, command: OverrideMidpoint) -> ActionResult:
+        return self._act(command)
+
+    @override_midpoint.validator
+    def _v_override_midpoint(self, command: OverrideMidpoint) -> None:
+        self._validate(command)
+
+    @workflow.update(name="submit_closeout")
+    def submit_closeout(self, command: SubmitCloseout) -> ActionResult:
+        return self._act(command)
+
+    @submit_closeout.validator
+    def _v_submit_closeout(self, command: SubmitCloseout) -> None:
+        self._validate(command)
+
+    @workflow.update(name="pause")
+    def pause(self, command: Pause) -> ActionResult:
+        return self._act(command)
+
+    @pause.validator
+    def _v_pause(self, command: Pause) -> None:
+        self._validate(command)
+
+    @workflow.update(name="resume")
+    def resume(self, command: Resume) -> ActionResult:
+        return self._act(command)
+
+    @resume.validator
+    def _v_resume(self, command: Resume) -> None:
+        self._validate(command)
+
+    @workflow.update(name="extend")
+    def extend(self, command: Extend) -> ActionResult:
+        return self._act(command)
+
+    @extend.validator
+    def _v_extend(self, command: Extend) -> None:
+        self._validate(command)
+
+    @workflow.update(name="withdraw")
+    def withdraw(self, command: Withdraw) -> ActionResult:
+        return self._act(command)
+
+    @withdraw.validator
+    def _v_withdraw(self, command: Withdraw) -> None:
+        self._validate(command)
+
+    @workflow.update(name="add_note")
+    def add_note(self, command: AddNote) -> ActionResult:
+        return self._act(command)
+
+    @add_note.validator
+    def _v_add_note(self, command: AddNote) -> None:
+        self._validate(command)
+
+    @workflow.update(name="rematch")
+    def rematch(self, command: Rematch) -> ActionResult:
+        return self._act(command)
+
+    @rematch.validator
+    def _v_rematch(self, command: Rematch) -> None:
+        self._validate(command)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    @workflow.query(name="state")
+    def query_state(self) -> PairingState:
+        return self.state
+
+    @workflow.query(name="next_deadline")
+    def query_next_deadline(self) -> Alarm | None:
+        return next_alarm(self.state)
+
+    @workflow.query(name="events")
+    def query_events(self) -> list[EventRef]:
+        """This run's events (after a continue-as-new, earlier ones are in the event store)."""
+        return list(self.refs)
+
+
+UPDATE_NAMES = (  # the Updates a pairing accepts, named after the domain command types
+    "propose_goals", "agree_goals", "log_session", "answer_fit_check", "submit_midpoint", "override_midpoint",
+    "submit_closeout", "pause", "resume", "extend", "withdraw", "add_note", "rematch",
+)
