@@ -27,7 +27,12 @@ from localstack.errors import StackError
 from tandem import logs, operations
 from tandem.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Tandem: reverse-mentorship programs on Temporal.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Tandem: reverse-mentorship programs on Temporal.",
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -56,15 +61,22 @@ def validate(program: ProgramOpt, roster: RosterOpt) -> None:
     except InvalidInput as exc:
         raise _fail_input(exc) from None
     mentors = sum(1 for p in inputs.participants if p.role.value == "mentor")
-    out.print(f"valid: program {inputs.config.id} ({inputs.config.name}), {len(inputs.participants)} participants "
-              f"({mentors} mentors, {len(inputs.participants) - mentors} mentees), "
-              f"{len(inputs.config.targets)} targets", highlight=False)
+    out.print(
+        f"valid: program {inputs.config.id} ({inputs.config.name}), {len(inputs.participants)} participants "
+        f"({mentors} mentors, {len(inputs.participants) - mentors} mentees), "
+        f"{len(inputs.config.targets)} targets",
+        highlight=False,
+    )
 
 
 @app.command()
-def start(program: ProgramOpt, roster: RosterOpt,
-          simulate: Annotated[int | None, typer.Option(help="simulate participants with this seed "
-                                                             "(and skip time)")] = None) -> None:
+def start(
+    program: ProgramOpt,
+    roster: RosterOpt,
+    simulate: Annotated[
+        int | None, typer.Option(help="simulate participants with this seed (and skip time)")
+    ] = None,
+) -> None:
     """Validate the files, record the program and roster, and start the program workflow."""
     try:
         inputs = operations.load_inputs(program, roster)
@@ -83,8 +95,15 @@ def start(program: ProgramOpt, roster: RosterOpt,
         store = await EventStore.open(settings.database_url, migrate=True)
         try:
             version = await operations.enrol(store, inputs)
-            handle = await operations.start_program(client, settings.task_queue, inputs, specs, version,
-                                                    simulation_seed=simulate, time_skipping=simulate is not None)
+            handle = await operations.start_program(
+                client,
+                settings.task_queue,
+                inputs,
+                specs,
+                version,
+                simulation_seed=simulate,
+                time_skipping=simulate is not None,
+            )
             return handle.id
         finally:
             await store.close()
@@ -95,12 +114,17 @@ def start(program: ProgramOpt, roster: RosterOpt,
         raise _fail(str(exc)) from None
     except (OSError, RuntimeError) as exc:
         raise _fail(f"cannot reach Temporal at {settings.temporal_address} or PostgreSQL: {exc}") from None
-    out.print(f"started {workflow_id}: {len(specs)} pairings. Watch it in the Temporal UI with the query "
-              f'ProgramId="{inputs.config.id}", or run: python starter.py status {inputs.config.id}', highlight=False)
+    out.print(
+        f"started {workflow_id}: {len(specs)} pairings. Watch it in the Temporal UI with the query "
+        f'ProgramId="{inputs.config.id}", or run: python starter.py status {inputs.config.id}',
+        highlight=False,
+    )
 
 
 @app.command()
-def status(program_id: str, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+def status(
+    program_id: str, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False
+) -> None:
     """Counts of a program's pairings by stage and at risk (from Temporal's visibility store)."""
     settings = Settings.from_env()
     from tandem.status import program_status
@@ -152,15 +176,19 @@ def up() -> None:
 
     settings = Settings.from_env()
     logs.configure(settings.log_format)
-    stack = LocalStack.persistent(settings.state_dir, settings.temporal_address, settings.database_url,
-                                  settings.ui_port)
+    stack = LocalStack.persistent(
+        settings.state_dir, settings.temporal_address, settings.database_url, settings.ui_port
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with out.status("starting PostgreSQL and the Temporal dev server…"):
             addresses = stack.start()
-        out.print(f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · PostgreSQL {addresses.database_url}"
-                  f" · state in {settings.state_dir}/\nworker on task queue {settings.task_queue}; Ctrl-C stops all",
-                  highlight=False)
+        out.print(
+            f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · "
+            f"PostgreSQL {addresses.database_url} · state in {settings.state_dir}/\n"
+            f"worker on task queue {settings.task_queue}; Ctrl-C stops all",
+            highlight=False,
+        )
         asyncio.run(serve(settings))
     except StackError as exc:
         raise _fail(str(exc)) from None

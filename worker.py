@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -63,8 +63,12 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with running_worker(settings):
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
-                 namespace=settings.temporal_namespace)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            temporal=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+        )
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
     log.info("worker stopped")

@@ -44,8 +44,12 @@ class Directory:
 
 def _row(recorded: Any) -> dict[str, Any]:
     return {
-        "event_id": str(recorded.event_id), "stream_id": recorded.stream_id, "version": recorded.version,
-        "type": recorded.type, "schema_version": recorded.schema_version, "payload": recorded.payload,
+        "event_id": str(recorded.event_id),
+        "stream_id": recorded.stream_id,
+        "version": recorded.version,
+        "type": recorded.type,
+        "schema_version": recorded.schema_version,
+        "payload": recorded.payload,
         "occurred_at": recorded.occurred_at,
     }
 
@@ -61,14 +65,19 @@ class Notifier:
         """Insert the outbox row; False when this key was already delivered."""
         row = await self.pool.fetchrow(
             """
-            INSERT INTO notifications (key, program_id, pairing_id, recipient, participant_id, template, channel,
-                                       attempts)
+            INSERT INTO notifications
+                (key, program_id, pairing_id, recipient, participant_id, template, channel, attempts)
             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
             ON CONFLICT (key) DO UPDATE SET attempts = notifications.attempts + 1
             RETURNING delivered_at
             """,
-            notice.key, notice.program_id, notice.pairing_id, notice.recipient, notice.participant_id,
-            notice.template, channel,
+            notice.key,
+            notice.program_id,
+            notice.pairing_id,
+            notice.recipient,
+            notice.participant_id,
+            notice.template,
+            channel,
         )
         return row is not None and row["delivered_at"] is None
 
@@ -89,8 +98,12 @@ class Notifier:
                 await self._console(notice)
             await self._mark_delivered(notice)
             delivered += 1
-        return DeliveryReport(delivered=delivered, skipped_duplicates=skipped, simulated_actions=actions,
-                              rejected_actions=rejected)
+        return DeliveryReport(
+            delivered=delivered,
+            skipped_duplicates=skipped,
+            simulated_actions=actions,
+            rejected_actions=rejected,
+        )
 
     async def _console(self, notice: Notice) -> None:
         if notice.participant_id is None:

@@ -30,10 +30,15 @@ class Recorder:
         self.store = store
 
     async def append(self, batch: RecordBatch) -> RecordOutcome:
-        result = await self.store.append(batch.stream_id, batch.expected_version,
-                                         [to_new_event(e) for e in batch.events])
-        return RecordOutcome(stream_id=result.stream_id, recorded=result.recorded,
-                             already_present=result.already_present, version=result.version)
+        result = await self.store.append(
+            batch.stream_id, batch.expected_version, [to_new_event(e) for e in batch.events]
+        )
+        return RecordOutcome(
+            stream_id=result.stream_id,
+            recorded=result.recorded,
+            already_present=result.already_present,
+            version=result.version,
+        )
 
     @activity.defn(name="record_events")
     async def record_events(self, batch: RecordBatch) -> RecordOutcome:

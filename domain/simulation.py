@@ -129,12 +129,12 @@ def _check_in(
     record = next((s for s in state.sessions if s.number == number), None)
     if record is None or side in record.reported_by:
         return []
+    if behaviour == "drops_out" and number is not None and number >= 3 and side == "mentee":
+        return [Withdraw(side=side, reason="simulated: left the program")]
     if record.status is SessionStatus.HELD:  # the partner already reported it held: add our rating
         return [LogSession(side=side, session=number, status=SessionStatus.HELD, rating=rng.randint(3, 5))]
     if record.status is SessionStatus.MISSED:
         return [LogSession(side=side, session=number, status=SessionStatus.MISSED)]
-    if behaviour == "drops_out" and number is not None and number >= 3 and side == "mentee":
-        return [Withdraw(side=side, reason="simulated: left the program")]
     roll = rng.random()
     if behaviour == "flaky":
         if roll < 0.35:

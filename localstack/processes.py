@@ -3,6 +3,7 @@ PR_SET_PDEATHSIG so that even a ``kill -9`` of the parent takes them down."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -59,8 +60,14 @@ def port_open(host: str, port: int) -> bool:
 class Child:
     """A supervised server process writing its output to a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, user: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -74,8 +81,13 @@ class Child:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self.process = subprocess.Popen(
-                self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent, user=self.user, env=self.env,
+                self.argv,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+                user=self.user,
+                env=self.env,
             )
         except FileNotFoundError:
             raise StackError(f"cannot start {self.name}: {self.argv[0]} not found") from None
@@ -87,11 +99,15 @@ class Child:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
-                raise StackError(f"{self.name} exited while starting ({what}); last log lines:\n{self.tail()}")
+                raise StackError(
+                    f"{self.name} exited while starting ({what}); last log lines:\n{self.tail()}"
+                )
             if ready():
                 return
             time.sleep(0.1)
-        raise StackError(f"{self.name} did not become ready within {timeout:.0f}s ({what}); log: {self.log_path}")
+        raise StackError(
+            f"{self.name} did not become ready within {timeout:.0f}s ({what}); log: {self.log_path}"
+        )
 
     def tail(self, lines: int = 15) -> str:
         try:
@@ -102,17 +118,13 @@ class Child:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         process = self.process
         if process is not None and process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait(5)
         if self._log is not None:
             self._log.close()

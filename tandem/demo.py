@@ -26,11 +26,16 @@ from workflows.program import ProgramSummary
 async def run(program: Path, roster: Path, seed: int, console: Console) -> ProgramSummary:
     inputs = operations.load_inputs(program, roster)
     proposal, specs = operations.plan(inputs)
-    console.print(f"[bold]{inputs.config.name}[/bold] ({inputs.config.id}): {len(inputs.participants)} people, "
-                  f"{len(specs)} pairings, {len(proposal.unmatched)} unmatched")
+    console.print(
+        f"[bold]{inputs.config.name}[/bold] ({inputs.config.id}): {len(inputs.participants)} people, "
+        f"{len(specs)} pairings, {len(proposal.unmatched)} unmatched"
+    )
     for pair in proposal.pairs:
-        console.print(f"  {pair.mentor.name} ({pair.mentor.department}, mentor) × {pair.mentee.name} "
-                      f"({pair.mentee.title}, mentee): {'; '.join(pair.reasons[:2]) or 'compatible'}", highlight=False)
+        console.print(
+            f"  {pair.mentor.name} ({pair.mentor.department}, mentor) × {pair.mentee.name} "
+            f"({pair.mentee.title}, mentee): {'; '.join(pair.reasons[:2]) or 'compatible'}",
+            highlight=False,
+        )
     for person, reason in proposal.unmatched:
         console.print(f"  unmatched: {person.name}: {reason}", highlight=False)
     stack = LocalStack.ephemeral()
@@ -38,18 +43,28 @@ async def run(program: Path, roster: Path, seed: int, console: Console) -> Progr
     with console.status("starting PostgreSQL and the Temporal dev server…"):
         addresses = await asyncio.to_thread(stack.start)
     try:
-        console.print(f"stack up in {time.monotonic() - started:.1f}s (Temporal {addresses.temporal_address}, "
-                      f"PostgreSQL {addresses.database_url})")
-        settings = Settings(temporal_address=addresses.temporal_address, database_url=addresses.database_url,
-                            task_queue="tandem-demo")
+        console.print(
+            f"stack up in {time.monotonic() - started:.1f}s (Temporal {addresses.temporal_address}, "
+            f"PostgreSQL {addresses.database_url})"
+        )
+        settings = Settings(
+            temporal_address=addresses.temporal_address,
+            database_url=addresses.database_url,
+            task_queue="tandem-demo",
+        )
         return await _run_program(settings, inputs, specs, seed, console)
     finally:
         with console.status("stopping the stack…"):
             await asyncio.to_thread(stack.stop)
 
 
-async def _run_program(settings: Settings, inputs: operations.Inputs, specs: list, seed: int,  # type: ignore[type-arg]
-                       console: Console) -> ProgramSummary:
+async def _run_program(
+    settings: Settings,
+    inputs: operations.Inputs,
+    specs: list,
+    seed: int,  # type: ignore[type-arg]
+    console: Console,
+) -> ProgramSummary:
     from worker import running_worker
 
     client = await connect(settings)
@@ -62,8 +77,9 @@ async def _run_program(settings: Settings, inputs: operations.Inputs, specs: lis
         async with running_worker(settings, client):
             version = await operations.enrol(store, inputs)
             after = await store.head_position()
-            handle = await operations.start_program(client, settings.task_queue, inputs, specs, version,
-                                                    simulation_seed=seed, time_skipping=True)
+            handle = await operations.start_program(
+                client, settings.task_queue, inputs, specs, version, simulation_seed=seed, time_skipping=True
+            )
             console.print(f"program workflow {handle.id} started; simulated participants, time skipping on\n")
             started = time.monotonic()
             result_task = asyncio.ensure_future(handle.result())

@@ -71,7 +71,9 @@ def load_inputs(program_path: Path, roster_path: Path) -> Inputs:
     if roster_text is not None:
         try:
             participants = parse_roster(
-                roster_text, str(roster_path), program_id=config.id if config else "unknown",
+                roster_text,
+                str(roster_path),
+                program_id=config.id if config else "unknown",
                 known_timezones=frozenset(zoneinfo.available_timezones()),
                 reverse_pairs=config.matching.reverse_pairs if config else True,
             )
@@ -85,8 +87,13 @@ def load_inputs(program_path: Path, roster_path: Path) -> Inputs:
 def plan(inputs: Inputs) -> tuple[Proposal, list[PairingSpec]]:
     proposal = propose_pairings(inputs.config, inputs.participants)
     specs = [
-        PairingSpec(pairing_id=pairing_id_for(inputs.config.id, p.mentor, p.mentee), mentor_id=p.mentor.participant_id,
-                    mentee_id=p.mentee.participant_id, score=p.score, reasons=p.reasons)
+        PairingSpec(
+            pairing_id=pairing_id_for(inputs.config.id, p.mentor, p.mentee),
+            mentor_id=p.mentor.participant_id,
+            mentee_id=p.mentee.participant_id,
+            score=p.score,
+            reasons=p.reasons,
+        )
         for p in proposal.pairs
     ]
     return proposal, specs
@@ -110,25 +117,39 @@ async def enrol(store: EventStore, inputs: Inputs, now: datetime | None = None) 
         for event in events:
             roster = evolve_roster(roster, event)
         roster_events.extend(events)
-    await store.append_batches([
-        (program_stream(program_id), 0, [to_new_event(e) for e in program_events]),
-        (roster.stream_id, 0, [to_new_event(e) for e in roster_events]),
-    ])
+    await store.append_batches(
+        [
+            (program_stream(program_id), 0, [to_new_event(e) for e in program_events]),
+            (roster.stream_id, 0, [to_new_event(e) for e in roster_events]),
+        ]
+    )
     return program_events[-1].version
 
 
-async def start_program(client: Client, task_queue: str, inputs: Inputs, specs: list[PairingSpec],
-                        program_version: int, *, simulation_seed: int | None = None,
-                        time_skipping: bool = False) -> WorkflowHandle[ProgramWorkflow, ProgramSummary]:
+async def start_program(
+    client: Client,
+    task_queue: str,
+    inputs: Inputs,
+    specs: list[PairingSpec],
+    program_version: int,
+    *,
+    simulation_seed: int | None = None,
+    time_skipping: bool = False,
+) -> WorkflowHandle[ProgramWorkflow, ProgramSummary]:
     channel = "simulated" if simulation_seed is not None else inputs.config.notifications.channel.value
     starter = client
     if time_skipping:
         starter = TimeSkipper(client, config=TimeSkippingConfig(enabled=True)).client
     return await starter.start_workflow(
         ProgramWorkflow.run,
-        ProgramInput(program_id=inputs.config.id, program_version=program_version,
-                     terms=PairingTerms.from_program(inputs.config), pairings=specs, channel=channel,
-                     simulation_seed=simulation_seed),
+        ProgramInput(
+            program_id=inputs.config.id,
+            program_version=program_version,
+            terms=PairingTerms.from_program(inputs.config),
+            pairings=specs,
+            channel=channel,
+            simulation_seed=simulation_seed,
+        ),
         id=program_workflow_id(inputs.config.id),
         task_queue=task_queue,
         search_attributes=_program_attributes(inputs.config.id),

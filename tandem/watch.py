@@ -32,7 +32,9 @@ def describe(event: RecordedEvent, labels: dict[str, str]) -> str | None:
     who = labels.get(pairing_id, pairing_id)
     extra = ""
     if event.type == "MidpointDecided":
-        extra = f": {event.payload.get('decision')}" + (" (operator override)" if event.payload.get("overridden") else "")
+        extra = f": {event.payload.get('decision')}" + (
+            " (operator override)" if event.payload.get("overridden") else ""
+        )
     elif event.type == "PairingClosed":
         extra = f": {event.payload.get('outcome')}"
     elif event.type == "AtRiskFlagged":
@@ -40,8 +42,14 @@ def describe(event: RecordedEvent, labels: dict[str, str]) -> str | None:
     return f"{event.occurred_at:%Y-%m-%d}  {who:<44} → {label}{extra}"
 
 
-async def follow(store: EventStore, console: Console, labels: dict[str, str], done: Callable[[], bool], after: int = 0,
-                 interval: float = 0.25) -> int:
+async def follow(
+    store: EventStore,
+    console: Console,
+    labels: dict[str, str],
+    done: Callable[[], bool],
+    after: int = 0,
+    interval: float = 0.25,
+) -> int:
     """Print stage changes until ``done()``; returns the number of events seen."""
     position = after
     seen = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -50,8 +51,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search
 
 PUBLISH_TIMEOUT = timedelta(minutes=2)
-PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                            maximum_interval=timedelta(minutes=1))
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
 HISTORY_LIMIT = 8_000  # continue-as-new well before Temporal's 50k-event / 50 MB limits
 
 
@@ -125,10 +127,21 @@ class PairingWorkflow:
     @workflow.run
     async def run(self, inp: PairingInput) -> PairingResult:
         if self.state.version == 0:
-            self._apply(decide(self.state, ProposePairing(
-                pairing_id=inp.pairing_id, program_id=inp.program_id, mentor_id=inp.mentor_id,
-                mentee_id=inp.mentee_id, score=inp.score, reasons=inp.reasons, replaces=inp.replaces,
-            ), workflow.now()))
+            self._apply(
+                decide(
+                    self.state,
+                    ProposePairing(
+                        pairing_id=inp.pairing_id,
+                        program_id=inp.program_id,
+                        mentor_id=inp.mentor_id,
+                        mentee_id=inp.mentee_id,
+                        score=inp.score,
+                        reasons=inp.reasons,
+                        replaces=inp.replaces,
+                    ),
+                    workflow.now(),
+                )
+            )
             self._apply(decide(self.state, StartPairing(terms=inp.terms), workflow.now()))
         while True:
             await self._publish()
@@ -137,14 +150,24 @@ class PairingWorkflow:
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._publish()
-                workflow.continue_as_new(inp.model_copy(update={
-                    "carried_state": self.state, "carried_events": self.events_before + len(self.refs)}))
+                workflow.continue_as_new(
+                    inp.model_copy(
+                        update={
+                            "carried_state": self.state,
+                            "carried_events": self.events_before + len(self.refs),
+                        }
+                    )
+                )
             await self._wait_for_alarm_or_action(next_alarm(self.state))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._publish()
-        return PairingResult(pairing_id=inp.pairing_id, outcome=str(self.state.outcome),
-                             version=self.state.version, held_sessions=self.state.held_sessions,
-                             ever_at_risk=self.state.ever_at_risk)
+        return PairingResult(
+            pairing_id=inp.pairing_id,
+            outcome=str(self.state.outcome),
+            version=self.state.version,
+            held_sessions=self.state.held_sessions,
+            ever_at_risk=self.state.ever_at_risk,
+        )
 
     async def _wait_for_alarm_or_action(self, alarm: Alarm | None) -> None:
         seen = self.state.version
@@ -175,8 +198,10 @@ class PairingWorkflow:
             self.refs.append(EventRef(version=event.version, event_id=event.event_id, type=event.type))
         after = (self.state.stage, self.state.at_risk)
         if events and after != before:
-            updates = [search.PAIRING_STAGE.value_set(self.state.stage.value),
-                       search.AT_RISK.value_set(self.state.at_risk)]
+            updates = [
+                search.PAIRING_STAGE.value_set(self.state.stage.value),
+                search.AT_RISK.value_set(self.state.at_risk),
+            ]
             if self.state.outcome is not None:
                 updates.append(search.OUTCOME.value_set(self.state.outcome.value))
             workflow.upsert_search_attributes(updates)
@@ -189,13 +214,22 @@ class PairingWorkflow:
                 notices, state_after = self._notices(batch)
                 delivery = None
                 if notices:
-                    delivery = DeliveryBatch(workflow_id=workflow.info().workflow_id, channel=self.inp.channel,
-                                             notices=notices, simulation_seed=self.inp.simulation_seed)
+                    delivery = DeliveryBatch(
+                        workflow_id=workflow.info().workflow_id,
+                        channel=self.inp.channel,
+                        notices=notices,
+                        simulation_seed=self.inp.simulation_seed,
+                    )
                 await workflow.execute_activity(
                     "publish",
-                    PublishBatch(record=RecordBatch(stream_id=self.state.stream_id,
-                                                    expected_version=self.recorded_version, events=batch),
-                                 delivery=delivery),
+                    PublishBatch(
+                        record=RecordBatch(
+                            stream_id=self.state.stream_id,
+                            expected_version=self.recorded_version,
+                            events=batch,
+                        ),
+                        delivery=delivery,
+                    ),
                     result_type=PublishOutcome,
                     start_to_close_timeout=PUBLISH_TIMEOUT,
                     retry_policy=PUBLISH_RETRY,
@@ -219,16 +253,24 @@ class PairingWorkflow:
         try:
             decide(self.state, command, workflow.now())
         except DomainError as err:
-            raise ApplicationError(err.message, err.to_dict(), type=type(err).__name__, non_retryable=True) from None
+            raise ApplicationError(
+                err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
+            ) from None
 
     def _act(self, command: _Command) -> ActionResult:
         try:
             events = decide(self.state, command, workflow.now())
         except DomainError as err:
-            raise ApplicationError(err.message, err.to_dict(), type=type(err).__name__, non_retryable=True) from None
+            raise ApplicationError(
+                err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
+            ) from None
         self._apply(events)
-        return ActionResult(accepted=True, events=[e.type for e in events], version=self.state.version,
-                            stage=self.state.stage.value)
+        return ActionResult(
+            accepted=True,
+            events=[e.type for e in events],
+            version=self.state.version,
+            stage=self.state.stage.value,
+        )
 
     @workflow.update(name="propose_goals")
     def propose_goals(self, command: ProposeGoals) -> ActionResult:
@@ -351,6 +393,17 @@ class PairingWorkflow:
 
 
 UPDATE_NAMES = (  # the Updates a pairing accepts, named after the domain command types
-    "propose_goals", "agree_goals", "log_session", "answer_fit_check", "submit_midpoint", "override_midpoint",
-    "submit_closeout", "pause", "resume", "extend", "withdraw", "add_note", "rematch",
+    "propose_goals",
+    "agree_goals",
+    "log_session",
+    "answer_fit_check",
+    "submit_midpoint",
+    "override_midpoint",
+    "submit_closeout",
+    "pause",
+    "resume",
+    "extend",
+    "withdraw",
+    "add_note",
+    "rematch",
 )

@@ -74,17 +74,20 @@ class ProgramWorkflow:
     @workflow.init
     def __init__(self, inp: ProgramInput) -> None:
         self.inp = inp
-        self.state = ProgramState(program_id=inp.program_id, version=inp.program_version,
-                                  stage=ProgramStage.CREATED)
+        self.state = ProgramState(
+            program_id=inp.program_id, version=inp.program_version, stage=ProgramStage.CREATED
+        )
         self.started = 0
         self.results: dict[str, PairingResult] = {}
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramSummary:
-        await self._record(decide_program(self.state, StartProgram(pairings=len(inp.pairings)), workflow.now()))
+        await self._record(
+            decide_program(self.state, StartProgram(pairings=len(inp.pairings)), workflow.now())
+        )
         handles = []
         for first in range(0, len(inp.pairings), START_BATCH):
-            batch = inp.pairings[first:first + START_BATCH]
+            batch = inp.pairings[first : first + START_BATCH]
             started = await asyncio.gather(*(self._start_child(spec) for spec in batch))
             handles.extend(started)
             self.started += len(batch)
@@ -92,22 +95,35 @@ class ProgramWorkflow:
         for result in results:
             self.results[result.pairing_id] = result
         summary = self._summary()
-        await self._record(decide_program(self.state, CloseProgram(outcomes=summary.outcomes), workflow.now()))
+        await self._record(
+            decide_program(self.state, CloseProgram(outcomes=summary.outcomes), workflow.now())
+        )
         return summary
 
-    async def _start_child(self, spec: PairingSpec) -> workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]:
+    async def _start_child(
+        self, spec: PairingSpec
+    ) -> workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]:
         return await workflow.start_child_workflow(
             PairingWorkflow.run,
-            PairingInput(pairing_id=spec.pairing_id, program_id=self.inp.program_id, mentor_id=spec.mentor_id,
-                         mentee_id=spec.mentee_id, terms=self.inp.terms, score=spec.score, reasons=spec.reasons,
-                         channel=self.inp.channel, simulation_seed=self.inp.simulation_seed),
+            PairingInput(
+                pairing_id=spec.pairing_id,
+                program_id=self.inp.program_id,
+                mentor_id=spec.mentor_id,
+                mentee_id=spec.mentee_id,
+                terms=self.inp.terms,
+                score=spec.score,
+                reasons=spec.reasons,
+                channel=self.inp.channel,
+                simulation_seed=self.inp.simulation_seed,
+            ),
             id=workflow_id_for(spec.pairing_id),
             search_attributes=_child_attributes(self.inp.program_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
 
-    async def _await_child(self, handle: workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]
-                           ) -> PairingResult:
+    async def _await_child(
+        self, handle: workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]
+    ) -> PairingResult:
         result = await handle
         self.results[result.pairing_id] = result
         return result
@@ -120,7 +136,9 @@ class ProgramWorkflow:
             RecordBatch(stream_id=self.state.stream_id, expected_version=self.state.version, events=events),
             result_type=RecordOutcome,
             start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+            ),
         )
         for event in events:
             self.state = evolve_program(self.state, event)
@@ -130,8 +148,11 @@ class ProgramWorkflow:
         for result in self.results.values():
             outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         return ProgramSummary(
-            program_id=self.inp.program_id, pairings=len(self.inp.pairings), started=self.started,
-            closed=len(self.results), outcomes=dict(sorted(outcomes.items())),
+            program_id=self.inp.program_id,
+            pairings=len(self.inp.pairings),
+            started=self.started,
+            closed=len(self.results),
+            outcomes=dict(sorted(outcomes.items())),
             at_risk_ever=sum(1 for r in self.results.values() if r.ever_at_risk),
             held_sessions=sum(r.held_sessions for r in self.results.values()),
         )
@@ -143,8 +164,10 @@ class ProgramWorkflow:
 
 def _child_attributes(program_id: str) -> TypedSearchAttributes:
     """A new pairing is visible in the UI at once, filterable by program and stage."""
-    return TypedSearchAttributes([
-        SearchAttributePair(search.PROGRAM_ID, program_id),
-        SearchAttributePair(search.PAIRING_STAGE, "proposed"),
-        SearchAttributePair(search.AT_RISK, False),
-    ])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search.PROGRAM_ID, program_id),
+            SearchAttributePair(search.PAIRING_STAGE, "proposed"),
+            SearchAttributePair(search.AT_RISK, False),
+        ]
+    )

@@ -1,0 +1,115 @@
+"""Regenerate the recorded workflow histories replayed by the tests: `make histories`.
+
+Each scenario runs against a throw-away embedded stack with simulated participants under time
+skipping, and its history is written as JSON next to this file. Commit the files: CI replays them
+with today's workflow code, so a change that breaks determinism fails the build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from domain.program import ProgramConfig
+from domain.roster import Participant, Role, participant_id_for
+from domain.simulation import Behaviour
+from eventstore import EventStore
+from localstack.stack import LocalStack
+from tandem import operations
+from tandem.settings import Settings
+from tandem.temporal import connect
+from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
+from workflows.program import PairingSpec
+
+HERE = Path(__file__).resolve().parent
+PAIRING_SCENARIOS: dict[str, Behaviour] = {
+    "pairing_completed": "diligent",
+    "pairing_flaky_at_risk": "flaky",
+    "pairing_withdrawn": "drops_out",
+    "pairing_mismatched": "mismatched",
+}
+
+
+def _person(program_id: str, email: str, role: Role, level: int) -> Participant:
+    return Participant(
+        participant_id=participant_id_for(program_id, email),
+        email=email,
+        name=email.split("@")[0],
+        role=role,
+        title="t",
+        department="d",
+        level=level,
+        communication_style="direct",
+        timezone="Europe/London",
+    )
+
+
+async def record_all(settings: Settings) -> list[Path]:
+    from worker import running_worker
+
+    client = await connect(settings)
+    written: list[Path] = []
+    async with running_worker(settings, client) as worker:
+        for name, behaviour in PAIRING_SCENARIOS.items():
+            inp = new_pairing_input(simulation_seed=0)
+            inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, behaviour)})
+            handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
+            await handle.result()
+            written.append(await _save(name, await handle.fetch_history()))
+
+        program_id = "history-program"
+        config = ProgramConfig(id=program_id, name="recorded program")
+        people = [
+            _person(program_id, "m1@example.com", Role.MENTOR, 2),
+            _person(program_id, "m2@example.com", Role.MENTOR, 2),
+            _person(program_id, "e1@example.com", Role.MENTEE, 7),
+            _person(program_id, "e2@example.com", Role.MENTEE, 8),
+        ]
+        inputs = operations.Inputs(config=config, participants=people)
+        store = await EventStore.open(settings.database_url, migrate=False)
+        try:
+            version = await operations.enrol(store, inputs, datetime.now(UTC))
+        finally:
+            await store.close()
+        specs = [
+            PairingSpec(
+                pairing_id=f"{program_id}.{people[i + 2].participant_id}.{people[i].participant_id}",
+                mentor_id=people[i].participant_id,
+                mentee_id=people[i + 2].participant_id,
+            )
+            for i in range(2)
+        ]
+        handle = await operations.start_program(
+            client, worker.task_queue, inputs, specs, version, simulation_seed=3, time_skipping=True
+        )
+        await handle.result()
+        written.append(await _save("program_two_pairings", await handle.fetch_history()))
+    return written
+
+
+async def _save(name: str, history: object) -> Path:
+    path = HERE / f"{name}.json"
+    data = json.loads(history.to_json())  # type: ignore[attr-defined]
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def main() -> None:
+    stack = LocalStack.ephemeral()
+    addresses = stack.start()
+    try:
+        settings = Settings(
+            temporal_address=addresses.temporal_address,
+            database_url=addresses.database_url,
+            task_queue="tandem-histories",
+        )
+        for path in asyncio.run(record_all(settings)):
+            print(f"wrote {path.relative_to(HERE.parents[1])} ({path.stat().st_size // 1024} KiB)")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""ProgramWorkflow: children started with search attributes, all closed, program stream recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from domain.program import ProgramConfig
+from domain.roster import Participant, Role, participant_id_for
+from eventstore import EventStore
+from tandem import operations
+from tandem.settings import Settings
+from tandem.status import program_status
+from workflows.program import ProgramSummary
+
+
+def _person(program_id: str, n: int, role: Role) -> Participant:
+    email = f"{role.value}{n}@example.com"
+    return Participant(
+        participant_id=participant_id_for(program_id, email),
+        email=email,
+        name=f"{role.value} {n}",
+        role=role,
+        title="title",
+        department=f"dept{n % 3}",
+        level=2 if role is Role.MENTOR else 7,
+        communication_style="direct",
+        timezone="Europe/London",
+    )
+
+
+async def _count(client: Client, query: str) -> int:
+    return sum([1 async for _ in client.list_workflows(query)])
+
+
+async def test_program_runs_its_pairings_to_closure(
+    client: Client, worker: Worker, store: EventStore, settings: Settings
+) -> None:
+    program_id = f"prog-{uuid.uuid4().hex[:8]}"
+    people = [_person(program_id, n, role) for n in range(4) for role in (Role.MENTOR, Role.MENTEE)]
+    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="test program"), participants=people)
+    proposal, specs = operations.plan(inputs)
+    assert len(specs) == 4 and not proposal.unmatched
+    version = await operations.enrol(store, inputs)
+
+    handle = await operations.start_program(
+        client, worker.task_queue, inputs, specs, version, simulation_seed=11, time_skipping=True
+    )
+    summary = await handle.result()
+
+    assert isinstance(summary, ProgramSummary)
+    assert summary.pairings == summary.closed == 4
+    assert sum(summary.outcomes.values()) == 4
+    program_events = [e.type for e in await store.read_stream(f"program-{program_id}")]
+    assert program_events == ["ProgramCreated", "ProgramConfigured", "ProgramStarted", "ProgramClosed"]
+    roster = await store.read_stream(f"roster-{program_id}")
+    assert len(roster) == 8
+
+    # the Temporal UI's filters: every pairing carries the program id and its final stage
+    query = f'ProgramId = "{program_id}" AND WorkflowType = "PairingWorkflow"'
+    for _ in range(100):  # visibility is eventually consistent
+        if await _count(client, query + ' AND PairingStage = "closed"') == 4:
+            break
+        await asyncio.sleep(0.1)
+    assert await _count(client, query + ' AND PairingStage = "closed"') == 4
+    assert await _count(client, query + " AND AtRisk = true") == 0
+    status = await program_status(settings, program_id)
+    assert status["pairings"] == 4 and status["by_stage"]["closed"] == 4
+    assert status["program_status"] == "completed"
+
+
+async def test_enrolling_the_same_program_twice_is_refused(store: EventStore) -> None:
+    program_id = f"prog-{uuid.uuid4().hex[:8]}"
+    inputs = operations.Inputs(
+        config=ProgramConfig(id=program_id, name="once"), participants=[_person(program_id, 0, Role.MENTOR)]
+    )
+    await operations.enrol(store, inputs)
+    try:
+        await operations.enrol(store, inputs)
+    except operations.ProgramExists as exc:
+        assert program_id in str(exc)
+    else:
+        raise AssertionError("a second enrolment must be refused")
+    assert len(await store.read_stream(f"roster-{program_id}")) == 1

@@ -1,0 +1,66 @@
+"""Replay every recorded history under tests/histories/ with today's workflow code.
+
+A change to workflow logic that alters the command sequence without ``workflow.patched`` (or a new
+workflow type) makes these replays fail with a non-determinism error. Regenerate the corpus with
+`make histories` only for deliberate, versioned changes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+
+from worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def _load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+
+
+def test_corpus_is_present() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {"pairing_completed", "pairing_withdrawn", "pairing_mismatched", "program_two_pairings"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+async def test_replay_catches_an_unpatched_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prove the corpus has teeth: a workflow that publishes in a different order must fail replay."""
+    import workflows.pairing as module
+
+    original = module.PairingWorkflow._publish
+
+    async def publish_twice(self: module.PairingWorkflow) -> None:  # one extra activity per flush
+        await original(self)
+        if self.state.version > 3:
+            await module.workflow.execute_activity(
+                "record_events",
+                module.RecordBatch(
+                    stream_id=self.state.stream_id, expected_version=self.state.version, events=[]
+                ),
+                start_to_close_timeout=module.PUBLISH_TIMEOUT,
+            )
+
+    monkeypatch.setattr(module.PairingWorkflow, "_publish", publish_twice)
+    # unsandboxed, so that the replay runs the patched class (the sandbox re-imports modules afresh)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    path = next(p for p in HISTORIES if p.stem == "pairing_completed")
+    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
