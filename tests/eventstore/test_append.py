@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from es_factories import T0, new_events
 
 from eventstore import (
     AppendResult,
@@ -19,6 +18,7 @@ from eventstore import (
     RecordedEvent,
     VersionConflict,
 )
+from tests.eventstore.es_factories import T0, new_events
 
 
 def _same(recorded: RecordedEvent, new: NewEvent) -> bool:

@@ -6,9 +6,9 @@ import asyncio
 import random
 
 import asyncpg  # type: ignore[import-untyped]
-from es_factories import new_events
 
 from eventstore import AppendResult, EventMismatch, EventStore, VersionConflict
+from tests.eventstore.es_factories import new_events
 
 
 async def _assert_gapless(store: EventStore, stream_id: str, length: int) -> None:

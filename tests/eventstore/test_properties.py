@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from es_factories import T0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstore import AppendResult, EventMismatch, EventStore, NewEvent, VersionConflict
+from tests.eventstore.es_factories import T0
 
 STREAMS = 3
 

@@ -6,10 +6,10 @@ import asyncio
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from es_factories import new_events
 
 from eventstore import EventStore, migrate
 from eventstore.schema import load_migrations
+from tests.eventstore.es_factories import new_events
 
 
 def test_shipped_migrations_load_in_version_order() -> None:
