@@ -25,6 +25,7 @@ from rich.table import Table
 from domain.validation import InvalidInput
 from localstack.errors import StackError
 from tandem import logs, operations
+from tandem.codec import CodecKeyError
 from tandem.settings import Settings
 
 app = typer.Typer(
@@ -110,7 +111,7 @@ def start(
 
     try:
         workflow_id = asyncio.run(go())
-    except operations.ProgramExists as exc:
+    except (operations.ProgramExists, CodecKeyError) as exc:
         raise _fail(str(exc)) from None
     except (OSError, RuntimeError) as exc:
         raise _fail(f"cannot reach Temporal at {settings.temporal_address} or PostgreSQL: {exc}") from None
@@ -131,7 +132,7 @@ def status(
 
     try:
         report = asyncio.run(program_status(settings, program_id))
-    except LookupError as exc:
+    except (LookupError, CodecKeyError) as exc:
         raise _fail(str(exc)) from None
     except (OSError, RuntimeError) as exc:
         raise _fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from None

@@ -21,6 +21,8 @@ from localstack.errors import StackError
 from localstack.postgres import EmbeddedPostgres
 from localstack.processes import free_port
 from localstack.temporal import TemporalDevServer
+from tandem.codec import generate_key_file
+from tandem.settings import KEY_FILE_NAME
 from workflows.search import DEV_SERVER_TYPES
 
 
@@ -102,8 +104,14 @@ class LocalStack:
         ui = f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
         return StackAddresses(self.temporal.address, self.postgres.dsn(self.database), ui)
 
+    @property
+    def key_file(self) -> Path:
+        return self.state_dir / KEY_FILE_NAME
+
     def start(self) -> StackAddresses:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.key_file.exists():
+            generate_key_file(self.key_file)  # the local stack's payload encryption key
         try:
             self.postgres.start()
             asyncio.run(self._prepare_database())

@@ -51,6 +51,7 @@ async def run(program: Path, roster: Path, seed: int, console: Console) -> Progr
             temporal_address=addresses.temporal_address,
             database_url=addresses.database_url,
             task_queue="tandem-demo",
+            codec_key_file=stack.key_file,
         )
         return await _run_program(settings, inputs, specs, seed, console)
     finally:

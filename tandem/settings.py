@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/tandem"
+KEY_FILE_NAME = "codec-keys.json"
 
 
 class Settings(BaseModel):
@@ -21,6 +22,8 @@ class Settings(BaseModel):
     state_dir: Path = Path(".tandem")
     ui_port: int = 8233
     log_format: str = "auto"  # auto | json | console
+    codec_keys: str | None = None  # TANDEM_CODEC_KEYS: id:base64key[,...], newest last
+    codec_key_file: Path | None = None  # TANDEM_CODEC_KEY_FILE; default: <state_dir>/codec-keys.json
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -33,7 +36,13 @@ class Settings(BaseModel):
             state_dir=Path(env.get("TANDEM_STATE_DIR", ".tandem")),
             ui_port=int(env.get("TANDEM_UI_PORT", "8233")),
             log_format=env.get("TANDEM_LOG_FORMAT", "auto"),
+            codec_keys=env.get("TANDEM_CODEC_KEYS") or None,
+            codec_key_file=Path(env["TANDEM_CODEC_KEY_FILE"]) if env.get("TANDEM_CODEC_KEY_FILE") else None,
         )
+
+    @property
+    def key_file(self) -> Path:
+        return self.codec_key_file or self.state_dir / KEY_FILE_NAME
 
     @property
     def temporal_host(self) -> str:
@@ -51,4 +60,5 @@ ENVIRONMENT_VARIABLES = (
     "DATABASE_URL",
     "TANDEM_TASK_QUEUE",
     "TANDEM_LOG_FORMAT",
+    "TANDEM_CODEC_KEY_FILE",
 )

@@ -23,6 +23,7 @@ from eventstore import EventStore, migrate
 from localstack.postgres import EmbeddedPostgres
 from localstack.processes import free_port
 from localstack.temporal import TemporalDevServer
+from tandem.codec import generate_key_file
 from tandem.settings import Settings
 from tandem.temporal import connect
 from workflows.search import DEV_SERVER_TYPES
@@ -92,8 +93,11 @@ def temporal_address(state_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(temporal_address: str, tandem_dsn: str) -> Settings:
-    return Settings(temporal_address=temporal_address, database_url=tandem_dsn, task_queue="tandem-test")
+def settings(temporal_address: str, tandem_dsn: str, state_dir: Path) -> Settings:
+    """Test settings; payloads are encrypted with a key made for this session only."""
+    key_file = generate_key_file(state_dir / "codec-keys.json")
+    return Settings(temporal_address=temporal_address, database_url=tandem_dsn, task_queue="tandem-test",
+                    codec_key_file=key_file)
 
 
 @pytest.fixture(scope="session")

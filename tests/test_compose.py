@@ -53,6 +53,9 @@ def test_worker_environment_is_what_the_code_reads() -> None:
     assert db.password == store_env["POSTGRES_PASSWORD"]
     assert db.path.lstrip("/") == store_env["POSTGRES_DB"]
     assert settings.task_queue == Settings().task_queue
+    secret = SERVICES["worker"]["secrets"][0]
+    assert env["TANDEM_CODEC_KEY_FILE"] == f"/run/secrets/{secret}"
+    assert COMPOSE["secrets"][secret]["file"].startswith("./secrets/")
 
 
 def test_ports_match_the_local_stack_defaults() -> None:

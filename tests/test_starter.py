@@ -26,6 +26,7 @@ async def run_cli(*args: str, settings: Settings | None = None, limit: float = 1
             TEMPORAL_ADDRESS=settings.temporal_address,
             DATABASE_URL=settings.database_url,
             TANDEM_TASK_QUEUE=settings.task_queue,
+            TANDEM_CODEC_KEY_FILE=str(settings.key_file),
         )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -121,28 +121,30 @@ class PairingWorkflow:
         self.refs: list[EventRef] = []
         self.events_before = inp.carried_events
         self.lock = asyncio.Lock()
-
-    # -- the loop ---------------------------------------------------------------------------------
-
-    @workflow.run
-    async def run(self, inp: PairingInput) -> PairingResult:
+        # Propose and start here, not in run(): Updates that arrive with the first workflow task are
+        # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
             self._apply(
                 decide(
                     self.state,
                     ProposePairing(
-                        pairing_id=inp.pairing_id,
-                        program_id=inp.program_id,
-                        mentor_id=inp.mentor_id,
-                        mentee_id=inp.mentee_id,
-                        score=inp.score,
-                        reasons=inp.reasons,
-                        replaces=inp.replaces,
+                        pairing_id=self.inp.pairing_id,
+                        program_id=self.inp.program_id,
+                        mentor_id=self.inp.mentor_id,
+                        mentee_id=self.inp.mentee_id,
+                        score=self.inp.score,
+                        reasons=self.inp.reasons,
+                        replaces=self.inp.replaces,
                     ),
                     workflow.now(),
                 )
             )
-            self._apply(decide(self.state, StartPairing(terms=inp.terms), workflow.now()))
+            self._apply(decide(self.state, StartPairing(terms=self.inp.terms), workflow.now()))
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: PairingInput) -> PairingResult:
         while True:
             await self._publish()
             if self.state.stage is Stage.CLOSED:

@@ -12,6 +12,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
 from domain.simulation import Behaviour
@@ -19,7 +22,6 @@ from eventstore import EventStore
 from localstack.stack import LocalStack
 from tandem import operations
 from tandem.settings import Settings
-from tandem.temporal import connect
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 from workflows.program import PairingSpec
 
@@ -49,7 +51,8 @@ def _person(program_id: str, email: str, role: Role, level: int) -> Participant:
 async def record_all(settings: Settings) -> list[Path]:
     from worker import running_worker
 
-    client = await connect(settings)
+    # Plaintext on purpose: the corpus holds simulated data only, and replaying it must not need a key.
+    client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
     written: list[Path] = []
     async with running_worker(settings, client) as worker:
         for name, behaviour in PAIRING_SCENARIOS.items():

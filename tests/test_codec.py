@@ -1,0 +1,94 @@
+"""Payload encryption: round trip, rotation, refusal of unknown keys, and a real history without plaintext."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from domain.pairing import AgreeGoals, Goal, ProposeGoals
+from tandem.codec import CodecKeyError, EncryptionCodec, KeyRing, generate_key_file, load_keys
+from tests.workflows.helpers import new_pairing_input, start_pairing
+from workflows.pairing import ActionResult, PairingWorkflow
+
+
+def _ring(*ids: str) -> KeyRing:
+    return KeyRing.of([(key_id, secrets.token_bytes(32)) for key_id in ids])
+
+
+async def test_round_trip_and_ciphertext_differs() -> None:
+    codec = EncryptionCodec(_ring("k1"))
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"email":"ada@example.com"}')
+    (sealed,) = await codec.encode([plain])
+    assert b"ada@example.com" not in sealed.data and sealed.metadata["encryption-key-id"] == b"k1"
+    assert await codec.decode([sealed]) == [plain]
+    (again,) = await codec.encode([plain])
+    assert again.data != sealed.data  # fresh nonce every time
+
+
+async def test_rotation_new_payloads_use_newest_key_old_ones_still_decrypt() -> None:
+    old = _ring("k1")
+    (sealed_old,) = await EncryptionCodec(old).encode([Payload(data=b"x")])
+    rotated = KeyRing.of([("k1", old.keys["k1"]), ("k2", secrets.token_bytes(32))])
+    codec = EncryptionCodec(rotated)
+    (sealed_new,) = await codec.encode([Payload(data=b"y")])
+    assert sealed_new.metadata["encryption-key-id"] == b"k2"
+    assert [p.data for p in await codec.decode([sealed_old, sealed_new])] == [b"x", b"y"]
+
+
+async def test_unknown_key_and_tampering_are_refused() -> None:
+    (sealed,) = await EncryptionCodec(_ring("k1")).encode([Payload(data=b"x")])
+    with pytest.raises(CodecKeyError, match="unknown key 'k1'"):
+        await EncryptionCodec(_ring("k9")).decode([sealed])
+    ring = _ring("k1")
+    (sealed,) = await EncryptionCodec(ring).encode([Payload(data=b"x")])
+    tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
+    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+        await EncryptionCodec(ring).decode([tampered])
+
+
+async def test_plaintext_payloads_pass_through() -> None:
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b"1")
+    assert await EncryptionCodec(_ring("k1")).decode([plain]) == [plain]
+
+
+def test_key_loading(tmp_path: Path) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    assert load_keys(f"a:{key},b:{key}", None).current == "b"
+    with pytest.raises(CodecKeyError, match="no payload encryption key"):
+        load_keys(None, tmp_path / "missing.json")
+    with pytest.raises(CodecKeyError, match="32"):
+        load_keys("a:" + base64.b64encode(b"short").decode(), None)
+    with pytest.raises(CodecKeyError, match="id:base64key"):
+        load_keys("just-a-key", None)
+    path = generate_key_file(tmp_path / "keys.json")
+    assert path.stat().st_mode & 0o077 == 0  # owner only
+    assert len(load_keys(None, path).keys["k1"]) == 32
+
+
+async def test_history_holds_no_plaintext_personal_data(client: Client, worker: Worker) -> None:
+    goal_title = f"Learn to run a blameless retro {secrets.token_hex(4)}"
+    inp = new_pairing_input()
+    handle, _ = await start_pairing(client, worker.task_queue, inp, skip=False)
+    try:
+        goals = (Goal(title=goal_title, signal="two retros run"),)
+        for side in ("mentor", "mentee"):
+            await handle.execute_update(
+                "propose_goals", ProposeGoals(side=side, goals=goals), result_type=ActionResult
+            )
+        for side in ("mentor", "mentee"):
+            await handle.execute_update(
+                "agree_goals", AgreeGoals(side=side, goals=goals), result_type=ActionResult
+            )
+        raw = (await handle.fetch_history()).to_json()
+        assert goal_title not in raw
+        assert base64.b64encode(goal_title.encode()).decode()[:16] not in raw
+        state = await handle.query(PairingWorkflow.query_state)  # an authorised client still reads it
+        assert state.goals[0].title == goal_title
+    finally:
+        await handle.terminate("test finished")
