@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from domain.durations import Duration, IsoDuration
 from domain.errors import InvalidTransition, RuleViolation
 from domain.events import Event, EventPayload, stamp
+from domain.metrics import METRICS
 
 PROGRAM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -65,9 +66,20 @@ class Target(_Settings):
     at_most: float | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> Target:
+    def _one_possible_bound(self) -> Target:
+        """Also checked here, not only by the file parser, so no code path builds an impossible target."""
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError("a target needs exactly one of at_least or at_most")
+        metric = METRICS.get(self.metric)
+        if metric is None:
+            raise ValueError(f"unknown metric {self.metric!r}")
+        bound = self.at_least if self.at_least is not None else self.at_most
+        assert bound is not None
+        if not metric.minimum <= bound <= metric.maximum:
+            raise ValueError(
+                f"impossible target: {self.metric} bound {bound} is outside "
+                f"{metric.minimum}..{metric.maximum}"
+            )
         return self
 
     def met_by(self, value: float) -> bool:

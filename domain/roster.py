@@ -38,13 +38,13 @@ class Participant(BaseModel):
     role: Role
     title: str
     department: str
-    level: int
+    level: int = Field(ge=1, le=20)
     manager_email: str | None = None
     skills_offered: tuple[str, ...] = ()
     skills_wanted: tuple[str, ...] = ()
     communication_style: str
     timezone: str
-    capacity: int = Field(1, ge=1)
+    capacity: int = Field(1, ge=1, le=50)
     languages: tuple[str, ...] = ()
     location: str = ""
     interests: tuple[str, ...] = ()
