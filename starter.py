@@ -2,6 +2,7 @@
 
     python starter.py validate --program examples/program.yaml --roster examples/roster.csv
     python starter.py start --program examples/program.yaml --roster examples/roster.csv
+    python starter.py start --program examples/program.yaml --roster examples/roster.csv --pairings p.csv
     python starter.py status rm-pilot-2027
     python starter.py demo
     python starter.py up            # the local stack and a worker, until Ctrl-C
@@ -22,7 +23,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.validation import InvalidInput
+from domain.matching import Proposal
+from domain.pairings_file import check_pairings_shape
+from domain.validation import InvalidInput, Problem
 from localstack.errors import StackError
 from tandem import logs, operations
 from tandem.codec import CodecKeyError
@@ -39,6 +42,13 @@ err = Console(stderr=True, soft_wrap=True)
 
 ProgramOpt = Annotated[Path, typer.Option("--program", help="program file (YAML)")]
 RosterOpt = Annotated[Path, typer.Option("--roster", help="roster (CSV)")]
+PairingsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pairings",
+        help="pairings (CSV: mentor_email,mentee_email,score,reasons) to use instead of the proposal",
+    ),
+]
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
 
@@ -54,18 +64,39 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-@app.command()
-def validate(program: ProgramOpt, roster: RosterOpt) -> None:
-    """Check a program file and a roster without starting anything."""
+def _load(program: Path, roster: Path, pairings: Path | None) -> tuple[operations.Inputs, Proposal | None]:
+    """Load the files; raise InvalidInput with every problem of all of them at once."""
     try:
         inputs = operations.load_inputs(program, roster)
     except InvalidInput as exc:
+        if pairings is None:
+            raise
+        # The pairings cannot be checked against a broken roster or program; their own shape can.
+        shape: list[Problem] = []
+        text = operations.read_text(pairings, shape)
+        if text is not None:
+            shape.extend(check_pairings_shape(text, str(pairings)))
+        raise InvalidInput([*exc.problems, *shape]) from None
+    if pairings is None:
+        return inputs, None
+    return inputs, operations.load_pairings(pairings, inputs)
+
+
+@app.command()
+def validate(program: ProgramOpt, roster: RosterOpt, pairings: PairingsOpt = None) -> None:
+    """Check a program file and a roster (and a pairings file) without starting anything."""
+    try:
+        inputs, proposal = _load(program, roster, pairings)
+    except InvalidInput as exc:
         raise _fail_input(exc) from None
     mentors = sum(1 for p in inputs.participants if p.role.value == "mentor")
+    paired = ""
+    if proposal is not None:
+        paired = f", {len(proposal.pairs)} pairs and {len(proposal.unmatched)} unpaired mentees in {pairings}"
     out.print(
         f"valid: program {inputs.config.id} ({inputs.config.name}), {len(inputs.participants)} participants "
         f"({mentors} mentors, {len(inputs.participants) - mentors} mentees), "
-        f"{len(inputs.config.targets)} targets",
+        f"{len(inputs.config.targets)} targets{paired}",
         highlight=False,
     )
 
@@ -77,13 +108,14 @@ def start(
     simulate: Annotated[
         int | None, typer.Option(help="simulate participants with this seed (and skip time)")
     ] = None,
+    pairings: PairingsOpt = None,
 ) -> None:
     """Validate the files, record the program and roster, and start the program workflow."""
     try:
-        inputs = operations.load_inputs(program, roster)
+        inputs, given = _load(program, roster, pairings)
     except InvalidInput as exc:
         raise _fail_input(exc) from None
-    proposal, specs = operations.plan(inputs)
+    proposal, specs = operations.plan(inputs, given)
     for person, reason in proposal.unmatched:
         err.print(f"unmatched: {person.email}: {reason}", highlight=False)
     settings = Settings.from_env()

@@ -36,7 +36,12 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[recorder.record_events, notifier.deliver_notices, publisher.publish],
+        activities=[
+            recorder.record_events,
+            notifier.deliver_notices,
+            notifier.simulate_participants,
+            publisher.publish,
+        ],
         max_concurrent_activities=50,
         max_concurrent_workflow_tasks=50,
         graceful_shutdown_timeout=timedelta(seconds=10),

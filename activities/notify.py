@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from activities.models import DeliveryBatch, DeliveryReport
 from domain import simulation
@@ -85,25 +84,18 @@ class Notifier:
         await self.pool.execute("UPDATE notifications SET delivered_at = now() WHERE key = $1", notice.key)
 
     async def deliver(self, batch: DeliveryBatch) -> DeliveryReport:
-        delivered = skipped = actions = rejected = 0
+        """Send each notice not yet delivered. Simulated notices are only logged in the outbox here:
+        the simulated people act on them in :meth:`simulate_participants`."""
+        delivered = skipped = 0
         for notice in batch.notices:
             if not await self._claim(notice, batch.channel):
                 skipped += 1
                 continue
-            if batch.simulation_seed is not None:
-                done, refused = await self._simulate(batch.workflow_id, batch.simulation_seed, notice)
-                actions += done
-                rejected += refused
-            else:
+            if batch.simulation_seed is None:
                 await self._console(notice)
             await self._mark_delivered(notice)
             delivered += 1
-        return DeliveryReport(
-            delivered=delivered,
-            skipped_duplicates=skipped,
-            simulated_actions=actions,
-            rejected_actions=rejected,
-        )
+        return DeliveryReport(delivered=delivered, skipped_duplicates=skipped)
 
     async def _console(self, notice: Notice) -> None:
         if notice.participant_id is None:
@@ -114,20 +106,32 @@ class Notifier:
         action = f" [action: {notice.action}]" if notice.action else ""
         print(f"notify {to} | {notice.pairing_id} | {notice.summary}{action}", file=sys.stdout, flush=True)
 
-    async def _simulate(self, workflow_id: str, seed: int, notice: Notice) -> tuple[int, int]:
-        handle = self.client.get_workflow_handle(workflow_id)
-        state = await handle.query("state", result_type=PairingState)
+    @activity.defn(name="simulate_participants")
+    async def simulate_participants(self, batch: DeliveryBatch) -> DeliveryReport:
+        """Simulated people read their notices and act through the workflow's Updates.
+
+        Safe to retry: each simulated person decides from the pairing's live state, so an action
+        already taken is not taken again (and the workflow would refuse a duplicate anyway).
+        """
+        assert batch.simulation_seed is not None
+        handle = self.client.get_workflow_handle(batch.workflow_id)
         done = refused = 0
-        for command in simulation.respond(seed, notice, state):
-            try:
-                await handle.execute_update(command.type, command)  # type: ignore[attr-defined]
-                done += 1
-            except WorkflowUpdateFailedError:
-                refused += 1  # a simulated person can be wrong too; the workflow said no, nothing changed
-            except RPCError as exc:
-                activity.logger.warning("simulated action failed: %s", exc)
-                raise
-        return done, refused
+        for notice in batch.notices:
+            if notice.action is None or notice.recipient == "operator":
+                continue
+            state = await handle.query("state", result_type=PairingState)
+            for command in simulation.respond(batch.simulation_seed, notice, state):
+                try:
+                    await handle.execute_update(command.type, command)  # type: ignore[attr-defined]
+                    done += 1
+                except WorkflowUpdateFailedError:
+                    refused += 1  # a simulated person can be wrong too; the workflow said no, nothing changed
+        return DeliveryReport(
+            delivered=len(batch.notices),
+            skipped_duplicates=0,
+            simulated_actions=done,
+            rejected_actions=refused,
+        )
 
     @activity.defn(name="deliver_notices")
     async def deliver_notices(self, batch: DeliveryBatch) -> DeliveryReport:

@@ -1,7 +1,8 @@
-"""One activity per workflow flush: record the new events, then deliver the notices they cause.
+"""One call per workflow flush: record the new events, then deliver the notices they cause.
 
-One call instead of two halves the server round trips per decision (the dev server is the
-bottleneck, see PLATFORM.md). Both halves are idempotent, so a retry redoes only what is missing.
+Workflows run it as a local activity: one call instead of two, and no extra server round trip
+(the dev server is the bottleneck, see PLATFORM.md). Both halves are idempotent, so a retry redoes
+only what is missing.
 """
 
 from __future__ import annotations

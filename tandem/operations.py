@@ -19,6 +19,7 @@ from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from activities.record import to_new_event
 from domain.matching import Proposal, pairing_id_for, propose_pairings
 from domain.pairing import PairingTerms
+from domain.pairings_file import parse_pairings
 from domain.program import CreateProgram, ProgramConfig, decide_program, initial_program, program_stream
 from domain.program_file import parse_program
 from domain.roster import EnrollParticipant, Participant, decide_roster, evolve_roster, initial_roster
@@ -84,8 +85,20 @@ def load_inputs(program_path: Path, roster_path: Path) -> Inputs:
     return Inputs(config=config, participants=participants)
 
 
-def plan(inputs: Inputs) -> tuple[Proposal, list[PairingSpec]]:
-    proposal = propose_pairings(inputs.config, inputs.participants)
+def load_pairings(path: Path, inputs: Inputs) -> Proposal:
+    """Parse and check an operator-edited pairings file against the validated program and roster;
+    raise InvalidInput with every problem (an unreadable file is one of them)."""
+    problems: list[Problem] = []
+    text = read_text(path, problems)
+    if text is None:
+        raise InvalidInput(problems)
+    return parse_pairings(text, str(path), config=inputs.config, participants=inputs.participants)
+
+
+def plan(inputs: Inputs, proposal: Proposal | None = None) -> tuple[Proposal, list[PairingSpec]]:
+    """The pairings to start: the given proposal (from a pairings file) or the matcher's own."""
+    if proposal is None:
+        proposal = propose_pairings(inputs.config, inputs.participants)
     specs = [
         PairingSpec(
             pairing_id=pairing_id_for(inputs.config.id, p.mentor, p.mentee),

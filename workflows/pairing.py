@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import DeliveryBatch, PublishBatch, PublishOutcome, RecordBatch
+    from activities.models import DeliveryBatch, DeliveryReport, PublishBatch, PublishOutcome, RecordBatch
     from domain.errors import DomainError
     from domain.events import Event
     from domain.notifications import Notice, notices_for
@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search
 
-PUBLISH_TIMEOUT = timedelta(minutes=2)
+PUBLISH_TIMEOUT = timedelta(minutes=1)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
 )
@@ -209,7 +209,13 @@ class PairingWorkflow:
             workflow.upsert_search_attributes(updates)
 
     async def _publish(self) -> None:
-        """Record every unpublished event and deliver its notices; one activity call per flush."""
+        """Record every unpublished event and deliver its notices: one local activity per flush.
+
+        A local activity costs no extra server round trip (the dev server is the bottleneck, see
+        PLATFORM.md); both halves are idempotent, so a retry after a crash redoes only what is missing.
+        Simulated participants answer in a separate, regular activity: their Updates must reach this
+        workflow while it waits, which a local activity (running inside the workflow task) cannot allow.
+        """
         async with self.lock:
             while self.unpublished:
                 batch, self.unpublished = self.unpublished, []
@@ -222,7 +228,7 @@ class PairingWorkflow:
                         notices=notices,
                         simulation_seed=self.inp.simulation_seed,
                     )
-                await workflow.execute_activity(
+                await workflow.execute_local_activity(
                     "publish",
                     PublishBatch(
                         record=RecordBatch(
@@ -238,6 +244,18 @@ class PairingWorkflow:
                 )
                 self.recorded_version = batch[-1].version
                 self.published_state = state_after
+                if (
+                    delivery is not None
+                    and delivery.simulation_seed is not None
+                    and any(n.action is not None and n.recipient != "operator" for n in notices)
+                ):
+                    await workflow.execute_activity(
+                        "simulate_participants",
+                        delivery,
+                        result_type=DeliveryReport,
+                        start_to_close_timeout=PUBLISH_TIMEOUT,
+                        retry_policy=PUBLISH_RETRY,
+                    )
 
     def _notices(self, batch: list[Event]) -> tuple[list[Notice], PairingState]:
         """Notices for a batch: each event sees the state right after it, folded from the last

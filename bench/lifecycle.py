@@ -1,0 +1,170 @@
+"""Lifecycle throughput: N simulated pairings through the whole lifecycle under time skipping,
+side by side with a bare baseline workflow of the same shape (timers, activities, updates).
+
+    .venv/bin/python -m bench.lifecycle --pairings 100 --rounds 2
+
+Reports pairings completed per second for both and their ratio (ours / baseline). Timings on these
+machines are noisy: read the ratio, and run rounds alternately (baseline, ours, baseline, ours ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
+from temporalio.worker import Worker
+
+from bench.baseline import BaselineWorkflow, Shape, baseline_step
+from domain.program import ProgramConfig
+from domain.roster import Participant, Role, participant_id_for
+from eventstore import EventStore
+from localstack.stack import LocalStack
+from tandem import operations
+from tandem.settings import Settings
+from tandem.temporal import connect
+
+
+def roster(program_id: str, pairs: int) -> list[Participant]:
+    people = []
+    for n in range(pairs):
+        for role, level in ((Role.MENTOR, 2), (Role.MENTEE, 7)):
+            email = f"{role.value}{n}@bench.example.com"
+            people.append(
+                Participant(
+                    participant_id=participant_id_for(program_id, email),
+                    email=email,
+                    name=f"{role.value} {n}",
+                    role=role,
+                    title="t",
+                    department=f"d{n % 7}",
+                    level=level,
+                    communication_style="direct",
+                    timezone="Europe/London",
+                )
+            )
+    return people
+
+
+async def run_ours(
+    client: Client, store: EventStore, task_queue: str, pairs: int, seed: int
+) -> tuple[float, str]:
+    program_id = f"bench-{uuid.uuid4().hex[:8]}"
+    inputs = operations.Inputs(
+        config=ProgramConfig(id=program_id, name="bench"), participants=roster(program_id, pairs)
+    )
+    _, specs = operations.plan(inputs)
+    version = await operations.enrol(store, inputs)
+    started = time.perf_counter()
+    handle = await operations.start_program(
+        client, task_queue, inputs, specs, version, simulation_seed=seed, time_skipping=True
+    )
+    summary = await handle.result()
+    elapsed = time.perf_counter() - started
+    assert summary.closed == pairs, summary
+    return elapsed, f"pairing-{specs[0].pairing_id}"
+
+
+async def shape_of(client: Client, workflow_id: str) -> Shape:
+    counts = {"timers": 0, "activities": 0, "updates": 0}
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            counts["timers"] += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            counts["activities"] += 1
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            counts["updates"] += 1
+    return Shape(**counts)
+
+
+async def run_baseline(client: Client, task_queue: str, pairs: int, shape: Shape) -> float:
+    skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
+    started = time.perf_counter()
+    handles = [
+        await skipper.client.start_workflow(
+            BaselineWorkflow.run,
+            shape,
+            id=f"baseline-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(days=3650),
+        )
+        for _ in range(pairs)
+    ]
+    await asyncio.gather(*(h.result() for h in handles))
+    return time.perf_counter() - started
+
+
+async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[str, object]:
+    from worker import running_worker
+
+    client = await connect(settings)
+    store = await EventStore.open(settings.database_url, migrate=False)
+    try:
+        async with (
+            running_worker(settings, client),
+            Worker(
+                client,
+                task_queue="bench-baseline",
+                workflows=[BaselineWorkflow],
+                activities=[baseline_step],
+                max_concurrent_activities=50,
+                max_concurrent_workflow_tasks=50,
+            ),
+        ):
+            ours: list[float] = []
+            base: list[float] = []
+            shape: Shape | None = None
+            for _ in range(rounds):
+                elapsed, sample = await run_ours(client, store, settings.task_queue, pairs, seed)
+                ours.append(elapsed)
+                if shape is None:
+                    shape = await shape_of(client, sample)
+                base.append(await run_baseline(client, "bench-baseline", pairs, shape))
+    finally:
+        await store.close()
+    assert shape is not None
+    ours_rate = pairs / statistics.median(ours)
+    base_rate = pairs / statistics.median(base)
+    return {
+        "pairings": pairs,
+        "rounds": rounds,
+        "shape_per_pairing": shape.model_dump(),
+        "ours_seconds": [round(x, 2) for x in ours],
+        "baseline_seconds": [round(x, 2) for x in base],
+        "ours_pairings_per_s": round(ours_rate, 2),
+        "baseline_pairings_per_s": round(base_rate, 2),
+        "ratio_ours_to_baseline": round(ours_rate / base_rate, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairings", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    stack = LocalStack.ephemeral()
+    addresses = stack.start()
+    try:
+        settings = Settings(
+            temporal_address=addresses.temporal_address,
+            database_url=addresses.database_url,
+            task_queue="bench",
+            codec_key_file=stack.key_file,
+        )
+        print(json.dumps(asyncio.run(bench(settings, args.pairings, args.rounds, args.seed)), indent=1))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
