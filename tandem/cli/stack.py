@@ -1,0 +1,67 @@
+"""Stack commands: the demo on a throw-away stack, and `up` for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from domain.validation import InvalidInput
+from localstack.errors import StackError
+from tandem import logs
+from tandem.cli.common import EXAMPLES, app, fail, fail_input, out
+from tandem.settings import Settings
+
+
+@app.command()
+def demo(
+    program: Annotated[Path, typer.Option(help="program file")] = EXAMPLES / "program.yaml",
+    roster: Annotated[Path, typer.Option(help="roster")] = EXAMPLES / "roster.csv",
+    seed: Annotated[int, typer.Option(help="seed of the simulated participants")] = 7,
+) -> None:
+    """Run a program end to end on a throw-away embedded stack with simulated participants."""
+    from tandem.demo import run
+
+    logs.configure("console", level="WARNING")
+    try:
+        summary = asyncio.run(run(program, roster, seed, out))
+    except InvalidInput as exc:
+        raise fail_input(exc) from None
+    except StackError as exc:
+        raise fail(str(exc)) from None
+    if summary.closed != summary.pairings:
+        raise fail(f"only {summary.closed} of {summary.pairings} pairings closed")
+
+
+@app.command()
+def up() -> None:
+    """Run the local stack (Temporal server + UI, PostgreSQL) and one worker until Ctrl-C."""
+    from localstack.stack import LocalStack
+    from worker import serve
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    stack = LocalStack.persistent(
+        settings.state_dir, settings.temporal_address, settings.database_url, settings.ui_port
+    )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with out.status("starting PostgreSQL and the Temporal dev server…"):
+            addresses = stack.start()
+        out.print(
+            f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · "
+            f"PostgreSQL {addresses.database_url} · state in {settings.state_dir}/\n"
+            f"worker on task queue {settings.task_queue}; Ctrl-C stops all",
+            highlight=False,
+        )
+        asyncio.run(serve(settings))
+    except StackError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        out.print("stopped")
