@@ -506,6 +506,7 @@ class PairingState(_Frozen):
     notes: int = 0
     outcome: Outcome | None = None
     closed_reason: str = ""
+    withdrawn_side: Side | None = None
 
     @property
     def stream_id(self) -> str:
@@ -675,7 +676,7 @@ def _decide(state: PairingState, command: _Command, now: datetime) -> list[Event
             return [PairingPaused(reason=command.reason)]
         case Resume():
             if not state.paused:
-                raise InvalidTransition("not-paused", "pairing is not paused", None)
+                raise InvalidTransition("not-paused", "pairing is not paused", _type_of(command))
             assert state.paused_at is not None
             return [PairingResumed(paused_seconds=max(0.0, (now - state.paused_at).total_seconds()))]
         case Extend():
@@ -697,7 +698,9 @@ def _type_of(command: _Command) -> str:
 
 def _propose(state: PairingState, command: ProposePairing) -> list[EventPayload]:
     if state.stage is not Stage.PROPOSED or state.version > 0:
-        raise InvalidTransition("already-proposed", f"pairing {state.pairing_id} was already proposed", None)
+        raise InvalidTransition(
+            "already-proposed", f"pairing {state.pairing_id} was already proposed", command.pairing_id
+        )
     if command.pairing_id != state.pairing_id:
         raise RuleViolation(
             "pairing-id-mismatch", f"command is for pairing {command.pairing_id}", command.pairing_id
@@ -711,7 +714,9 @@ def _propose(state: PairingState, command: ProposePairing) -> list[EventPayload]
 
 def _start(state: PairingState, command: StartPairing, now: datetime) -> list[EventPayload]:
     if state.version == 0:
-        raise InvalidTransition("not-proposed", "a pairing must be proposed before it starts", None)
+        raise InvalidTransition(
+            "not-proposed", "a pairing must be proposed before it starts", _type_of(command)
+        )
     terms = command.terms
     ends_at = terms.duration.add_to(now)
     goals_due = terms.goal_setting_deadline.add_to(now)
@@ -775,8 +780,10 @@ def _agree_goals(state: PairingState, command: AgreeGoals, now: datetime) -> lis
         out.append(GoalsAgreed(goals=command.goals))
         if state.at_risk:
             out.append(AtRiskCleared(reason="goals agreed"))
-        if not state.sessions:
-            out.append(SessionScheduled(session=1, at=state.terms.first_session_after.add_to(now)))
+        first = state.terms.first_session_after.add_to(now)
+        if state.current_session is None and state.ends_at is not None and first < state.ends_at:
+            # ad-hoc sessions logged before the agreement keep their numbers: continue after them
+            out.append(SessionScheduled(session=len(state.sessions) + 1, at=first))
     return out
 
 
@@ -794,7 +801,7 @@ def _session_for(state: PairingState, command: LogSession) -> SessionRecord:
     for record in reversed(state.sessions):
         if command.side not in record.reported_by:
             return record
-    raise RuleViolation("no-session-due", "no session waits for a check-in", None)
+    raise RuleViolation("no-session-due", "no session waits for a check-in", command.side)
 
 
 def _log_session(state: PairingState, command: LogSession, now: datetime) -> list[EventPayload]:
@@ -964,7 +971,7 @@ def _on_missed(state: PairingState, number: int, reason: str, now: datetime) -> 
 def _fit_check(state: PairingState, command: AnswerFitCheck) -> list[EventPayload]:
     if state.held_sessions == 0:
         raise InvalidTransition(
-            "fit-check-not-open", "the fit check opens after the first held session", None
+            "fit-check-not-open", "the fit check opens after the first held session", command.side
         )
     _require_stage(
         state, [Stage.SESSIONS, Stage.MIDPOINT_REVIEW], "fit-check-closed", "answering the fit check"
@@ -991,7 +998,9 @@ def _check_percentages(values: tuple[int, ...], goals: int, what: str) -> None:
 def _submit_midpoint(state: PairingState, command: SubmitMidpoint, now: datetime) -> list[EventPayload]:
     _require_stage(state, [Stage.MIDPOINT_REVIEW], "midpoint-not-open", "submitting the midpoint review")
     if state.midpoint_proposal is not None:
-        raise InvalidTransition("midpoint-decided", "the midpoint review has already been decided", None)
+        raise InvalidTransition(
+            "midpoint-decided", "the midpoint review has already been decided", command.side
+        )
     if command.side in state.midpoint_reviews:
         raise DuplicateSubmission(
             "midpoint-duplicate", f"the {command.side} already submitted the midpoint review", command.side
@@ -1052,7 +1061,9 @@ def _override_midpoint(state: PairingState, command: OverrideMidpoint, now: date
     _require_stage(state, [Stage.MIDPOINT_REVIEW], "midpoint-not-open", "overriding the midpoint decision")
     if state.midpoint_proposal is None:
         raise InvalidTransition(
-            "midpoint-not-proposed", "the midpoint decision can be overridden once it is proposed", None
+            "midpoint-not-proposed",
+            "the midpoint decision can be overridden once it is proposed",
+            command.decision.value,
         )
     if now > state.midpoint_proposal.override_until:
         raise InvalidTransition(
@@ -1127,7 +1138,7 @@ def _extend(state: PairingState, command: Extend, now: datetime) -> list[EventPa
             "extend-too-long", "a pairing can be extended by at most a year at a time", str(command.by)
         )
     assert state.ends_at is not None
-    if state.pending_outcome is Outcome.ENDED_EARLY:
+    if state.midpoint_decision is MidpointDecision.END_EARLY:
         raise InvalidTransition(
             "ending-early", "the pairing is ending early by the midpoint decision", str(command.by)
         )
@@ -1407,6 +1418,7 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
                     "stage": Stage.CLOSED,
                     "outcome": payload.outcome,
                     "closed_reason": payload.reason,
+                    "withdrawn_side": payload.withdrawn_side,
                     "at_risk": False,
                 }
             )

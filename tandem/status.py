@@ -1,18 +1,17 @@
-"""Program status from Temporal: the program workflow's state and its pairings' search attributes."""
+"""Program status: the program workflow's live counts, or Temporal's visibility store without a worker."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from tandem.settings import Settings
 from tandem.temporal import connect
 from workflows import search
-from workflows.program import program_workflow_id
-
-STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
+from workflows.program import STAGES, ProgramSummary, ProgramWorkflow, program_workflow_id
 
 
 async def program_status(settings: Settings, program_id: str) -> dict[str, Any]:
@@ -24,6 +23,23 @@ async def program_status(settings: Settings, program_id: str) -> dict[str, Any]:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise LookupError(f"no program {program_id!r} on {settings.temporal_address}") from None
         raise
+    running = description.status is WorkflowExecutionStatus.RUNNING
+    status = "running" if running else (description.status.name.lower() if description.status else "unknown")
+    try:
+        summary: ProgramSummary = await handle.query(ProgramWorkflow.query_summary, rpc_timeout=_timeout())
+        source = "program workflow"
+        report = summary.model_dump(exclude={"stage"})
+    except RPCError:
+        source = "visibility (no worker answered the query)"
+        report = await _from_visibility(client, program_id)
+    return {"program_id": program_id, "program_status": status, "source": source, **report}
+
+
+def _timeout() -> timedelta:
+    return timedelta(seconds=10)
+
+
+async def _from_visibility(client: Client, program_id: str) -> dict[str, Any]:
     by_stage = dict.fromkeys(STAGES, 0)
     at_risk = total = 0
     outcomes: dict[str, int] = {}
@@ -37,12 +53,4 @@ async def program_status(settings: Settings, program_id: str) -> dict[str, Any]:
         if outcome:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         total += 1
-    status = description.status.name.lower() if description.status else "unknown"
-    return {
-        "program_id": program_id,
-        "program_status": status if description.status is not WorkflowExecutionStatus.RUNNING else "running",
-        "pairings": total,
-        "by_stage": by_stage,
-        "at_risk": at_risk,
-        "outcomes": outcomes,
-    }
+    return {"pairings": total, "by_stage": by_stage, "at_risk": at_risk, "outcomes": outcomes}

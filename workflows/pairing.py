@@ -70,6 +70,7 @@ class PairingInput(BaseModel):
     replaces: str | None = None
     channel: str = "console"
     simulation_seed: int | None = None
+    history_limit: int = HISTORY_LIMIT  # events before continue-as-new (lower in tests)
     carried_state: PairingState | None = None  # set on continue-as-new
     carried_events: int = 0
 
@@ -82,6 +83,24 @@ class PairingResult(BaseModel):
     version: int
     held_sessions: int
     ever_at_risk: bool
+
+
+class PairingStatus(BaseModel):
+    """What a pairing reports to its program whenever it changes: ids, stage and flags only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pairing_id: str
+    mentee_id: str
+    mentor_id: str
+    stage: str
+    at_risk: bool = False
+    ever_at_risk: bool = False
+    outcome: str | None = None
+    withdrawn_side: str | None = None
+    held_sessions: int = 0
+    goals_overdue: bool = False
+    version: int = 0
 
 
 class ActionResult(BaseModel):
@@ -121,6 +140,7 @@ class PairingWorkflow:
         self.refs: list[EventRef] = []
         self.events_before = inp.carried_events
         self.lock = asyncio.Lock()
+        self.reported: PairingStatus | None = None
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -147,6 +167,7 @@ class PairingWorkflow:
     async def run(self, inp: PairingInput) -> PairingResult:
         while True:
             await self._publish()
+            await self._report()
             if self.state.stage is Stage.CLOSED:
                 break
             if self._should_continue_as_new():
@@ -188,7 +209,9 @@ class PairingWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() > self.inp.history_limit
+        )
 
     # -- deciding and publishing ------------------------------------------------------------------
 
@@ -256,6 +279,35 @@ class PairingWorkflow:
                         start_to_close_timeout=PUBLISH_TIMEOUT,
                         retry_policy=PUBLISH_RETRY,
                     )
+
+    def status(self) -> PairingStatus:
+        s = self.state
+        return PairingStatus(
+            pairing_id=s.pairing_id,
+            mentee_id=s.mentee_id,
+            mentor_id=s.mentor_id,
+            stage=s.stage.value,
+            at_risk=s.at_risk,
+            ever_at_risk=s.ever_at_risk,
+            outcome=s.outcome.value if s.outcome else None,
+            withdrawn_side=s.withdrawn_side,
+            held_sessions=s.held_sessions,
+            goals_overdue=s.goal_deadline_passed and not s.goals,
+            version=s.version,
+        )
+
+    async def _report(self) -> None:
+        """Tell the program (by id, so it reaches its current run) when anything it counts changed."""
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        status = self.status()
+        counted = status.model_copy(update={"version": 0, "held_sessions": 0})
+        last = self.reported.model_copy(update={"version": 0, "held_sessions": 0}) if self.reported else None
+        if counted == last and status.stage != "closed":
+            return
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal("pairing_changed", status)
+        self.reported = status
 
     def _notices(self, batch: list[Event]) -> tuple[list[Notice], PairingState]:
         """Notices for a batch: each event sees the state right after it, folded from the last

@@ -1,12 +1,16 @@
 """ProgramWorkflow: starts every pairing as a child workflow and closes when all have closed.
 
+Pairings report every change (stage, at risk, outcome) to the program by signal, so the program
+keeps live counts for operators without polling, and needs no handle on its children: it can
+continue-as-new with its counts (a 5,000-pairing program would outgrow one history) while the
+children, started with ``ParentClosePolicy.ABANDON``, run on.
+
 It carries ids and schedule terms only: names, emails and the matching preferences stay in the
 event store, so the program's history holds no personal data.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,9 +31,12 @@ with workflow.unsafe.imports_passed_through():
         evolve_program,
     )
     from workflows import search
-    from workflows.pairing import PairingInput, PairingResult, PairingWorkflow, workflow_id_for
+    from workflows.pairing import HISTORY_LIMIT as PAIRING_HISTORY_LIMIT
+    from workflows.pairing import PairingInput, PairingStatus, PairingWorkflow, workflow_id_for
 
 START_BATCH = 100  # children started per batch: bounded bursts against the server
+HISTORY_LIMIT = 10_000  # continue-as-new well before Temporal's 50k-event limit
+STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
 
 
 class PairingSpec(BaseModel):
@@ -42,6 +49,16 @@ class PairingSpec(BaseModel):
     reasons: tuple[str, ...] = ()
 
 
+class ProgramCarry(BaseModel):
+    """What a program hands to its next run on continue-as-new."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    started: int
+    statuses: dict[str, PairingStatus]
+
+
 class ProgramInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -51,15 +68,22 @@ class ProgramInput(BaseModel):
     pairings: list[PairingSpec]
     channel: str = "console"
     simulation_seed: int | None = None
+    history_limit: int = HISTORY_LIMIT  # events before continue-as-new (lower in tests)
+    pairing_history_limit: int = PAIRING_HISTORY_LIMIT
+    carried: ProgramCarry | None = None
 
 
 class ProgramSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     program_id: str
+    stage: str = "running"
     pairings: int
     started: int
     closed: int
+    by_stage: dict[str, int] = Field(default_factory=dict)
+    at_risk: int = 0
+    goals_overdue: int = 0
     outcomes: dict[str, int]
     at_risk_ever: int
     held_sessions: int
@@ -74,36 +98,47 @@ class ProgramWorkflow:
     @workflow.init
     def __init__(self, inp: ProgramInput) -> None:
         self.inp = inp
+        carried = inp.carried
         self.state = ProgramState(
-            program_id=inp.program_id, version=inp.program_version, stage=ProgramStage.CREATED
+            program_id=inp.program_id,
+            version=carried.version if carried else inp.program_version,
+            stage=ProgramStage.RUNNING if carried else ProgramStage.CREATED,
         )
-        self.started = 0
-        self.results: dict[str, PairingResult] = {}
+        self.started = carried.started if carried else 0
+        self.statuses: dict[str, PairingStatus] = dict(carried.statuses) if carried else {}
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramSummary:
-        await self._record(
-            decide_program(self.state, StartProgram(pairings=len(inp.pairings)), workflow.now())
-        )
-        handles = []
-        for first in range(0, len(inp.pairings), START_BATCH):
-            batch = inp.pairings[first : first + START_BATCH]
-            started = await asyncio.gather(*(self._start_child(spec) for spec in batch))
-            handles.extend(started)
+        if inp.carried is None:
+            await self._record(
+                decide_program(self.state, StartProgram(pairings=len(inp.pairings)), workflow.now())
+            )
+        while self.started < len(inp.pairings):
+            batch = inp.pairings[self.started : self.started + START_BATCH]
+            for spec in batch:
+                await self._start_child(spec)
             self.started += len(batch)
-        results = await asyncio.gather(*(self._await_child(h) for h in handles))
-        for result in results:
-            self.results[result.pairing_id] = result
+            self._continue_as_new_if_long()
+        while not self._all_closed():
+            await workflow.wait_condition(lambda: self._all_closed() or self._history_long())
+            self._continue_as_new_if_long()
         summary = self._summary()
         await self._record(
             decide_program(self.state, CloseProgram(outcomes=summary.outcomes), workflow.now())
         )
-        return summary
+        return summary.model_copy(update={"stage": "closed"})
 
-    async def _start_child(
-        self, spec: PairingSpec
-    ) -> workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]:
-        return await workflow.start_child_workflow(
+    async def _start_child(self, spec: PairingSpec) -> None:
+        self.statuses.setdefault(
+            spec.pairing_id,
+            PairingStatus(
+                pairing_id=spec.pairing_id,
+                mentee_id=spec.mentee_id,
+                mentor_id=spec.mentor_id,
+                stage="proposed",
+            ),
+        )
+        await workflow.start_child_workflow(
             PairingWorkflow.run,
             PairingInput(
                 pairing_id=spec.pairing_id,
@@ -115,18 +150,34 @@ class ProgramWorkflow:
                 reasons=spec.reasons,
                 channel=self.inp.channel,
                 simulation_seed=self.inp.simulation_seed,
+                history_limit=self.inp.pairing_history_limit,
             ),
             id=workflow_id_for(spec.pairing_id),
             search_attributes=_child_attributes(self.inp.program_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
 
-    async def _await_child(
-        self, handle: workflow.ChildWorkflowHandle[PairingWorkflow, PairingResult]
-    ) -> PairingResult:
-        result = await handle
-        self.results[result.pairing_id] = result
-        return result
+    @workflow.signal(name="pairing_changed")
+    def pairing_changed(self, status: PairingStatus) -> None:
+        known = self.statuses.get(status.pairing_id)
+        if known is None or status.version >= known.version:  # signals may arrive out of order
+            self.statuses[status.pairing_id] = status
+
+    def _all_closed(self) -> bool:
+        return self.started >= len(self.inp.pairings) and all(
+            s.stage == "closed" for s in self.statuses.values()
+        )
+
+    def _history_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() > self.inp.history_limit
+        )
+
+    def _continue_as_new_if_long(self) -> None:
+        if self._history_long():
+            carry = ProgramCarry(version=self.state.version, started=self.started, statuses=self.statuses)
+            workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     async def _record(self, events: list[Event]) -> None:
         if not events:
@@ -144,17 +195,25 @@ class ProgramWorkflow:
             self.state = evolve_program(self.state, event)
 
     def _summary(self) -> ProgramSummary:
+        statuses = list(self.statuses.values())
+        by_stage = dict.fromkeys(STAGES, 0)
         outcomes: dict[str, int] = {}
-        for result in self.results.values():
-            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        for s in statuses:
+            by_stage[s.stage] = by_stage.get(s.stage, 0) + 1
+            if s.outcome:
+                outcomes[s.outcome] = outcomes.get(s.outcome, 0) + 1
         return ProgramSummary(
             program_id=self.inp.program_id,
+            stage=self.state.stage.value,
             pairings=len(self.inp.pairings),
             started=self.started,
-            closed=len(self.results),
+            closed=by_stage["closed"],
+            by_stage=by_stage,
+            at_risk=sum(1 for s in statuses if s.at_risk),
+            goals_overdue=sum(1 for s in statuses if s.goals_overdue),
             outcomes=dict(sorted(outcomes.items())),
-            at_risk_ever=sum(1 for r in self.results.values() if r.ever_at_risk),
-            held_sessions=sum(r.held_sessions for r in self.results.values()),
+            at_risk_ever=sum(1 for s in statuses if s.ever_at_risk),
+            held_sessions=sum(s.held_sessions for s in statuses),
         )
 
     @workflow.query(name="summary")

@@ -113,7 +113,7 @@ def start(
 def status(
     program_id: str, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False
 ) -> None:
-    """Counts of a program's pairings by stage and at risk (from Temporal's visibility store)."""
+    """Counts of a program's pairings: by stage, at risk, goals overdue, outcomes."""
     settings = Settings.from_env()
     from tandem.status import program_status
 
@@ -132,5 +132,10 @@ def status(
     for stage, count in report["by_stage"].items():
         table.add_row(stage, str(count))
     table.add_row("at risk", str(report["at_risk"]))
+    if "goals_overdue" in report:
+        table.add_row("goals overdue", str(report["goals_overdue"]))
+    for outcome, count in report.get("outcomes", {}).items():
+        table.add_row(f"closed: {outcome}", str(count))
     table.add_row("total", str(report["pairings"]))
+    table.caption = f"source: {report['source']}"
     out.print(table)
