@@ -9,17 +9,16 @@ notice whose key is already delivered is skipped, so retries and replays do not 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.models import DeliveryBatch, DeliveryReport
+from activities.record import load_stream
 from domain import simulation
-from domain.events import Event
 from domain.notifications import Notice
-from domain.pairing import PairingState
+from domain.pairing import pairing_stream, replay
 from domain.roster import Participant, replay_roster, roster_stream
 from eventstore import EventStore
 
@@ -34,23 +33,10 @@ class Directory:
     async def lookup(self, program_id: str, participant_id: str) -> Participant | None:
         people = self._cache.get(program_id)
         if people is None or participant_id not in people:
-            recorded = await self.store.read_stream(roster_stream(program_id))
-            events = [Event.model_validate(_row(r)) for r in recorded]
+            events = await load_stream(self.store, roster_stream(program_id))
             people = dict(replay_roster(program_id, events).participants)
             self._cache[program_id] = people
         return people.get(participant_id)
-
-
-def _row(recorded: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(recorded.event_id),
-        "stream_id": recorded.stream_id,
-        "version": recorded.version,
-        "type": recorded.type,
-        "schema_version": recorded.schema_version,
-        "payload": recorded.payload,
-        "occurred_at": recorded.occurred_at,
-    }
 
 
 class Notifier:
@@ -110,16 +96,19 @@ class Notifier:
     async def simulate_participants(self, batch: DeliveryBatch) -> DeliveryReport:
         """Simulated people read their notices and act through the workflow's Updates.
 
-        Safe to retry: each simulated person decides from the pairing's live state, so an action
-        already taken is not taken again (and the workflow would refuse a duplicate anyway).
+        They see the pairing as the event store has it (the workflow published just before calling
+        this), which costs no round trip to Temporal. Safe to retry: an action already taken shows in
+        the state and is not taken again, and the workflow refuses duplicates anyway.
         """
         assert batch.simulation_seed is not None
         handle = self.client.get_workflow_handle(batch.workflow_id)
         done = refused = 0
-        for notice in batch.notices:
-            if notice.action is None or notice.recipient == "operator":
-                continue
-            state = await handle.query("state", result_type=PairingState)
+        actionable = [n for n in batch.notices if n.action is not None and n.recipient != "operator"]
+        if not actionable:
+            return DeliveryReport(delivered=0, skipped_duplicates=0)
+        pairing_id = actionable[0].pairing_id
+        state = replay(pairing_id, await load_stream(self.store, pairing_stream(pairing_id)))
+        for notice in actionable:
             for command in simulation.respond(batch.simulation_seed, notice, state):
                 try:
                     await handle.execute_update(command.type, command)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.models import RecordBatch, RecordOutcome
 from domain.events import Event
-from eventstore import EventStore, NewEvent
+from eventstore import EventStore, NewEvent, RecordedEvent
 
 
 def to_new_event(event: Event) -> NewEvent:
@@ -23,6 +23,25 @@ def to_new_event(event: Event) -> NewEvent:
         payload=event.payload_json(),
         occurred_at=event.occurred_at,
     )
+
+
+def from_recorded(recorded: RecordedEvent) -> Event:
+    """A stored row back into a typed event (upcasting older schemas on the way)."""
+    return Event.model_validate(
+        {
+            "event_id": str(recorded.event_id),
+            "stream_id": recorded.stream_id,
+            "version": recorded.version,
+            "type": recorded.type,
+            "schema_version": recorded.schema_version,
+            "payload": recorded.payload,
+            "occurred_at": recorded.occurred_at,
+        }
+    )
+
+
+async def load_stream(store: EventStore, stream_id: str) -> list[Event]:
+    return [from_recorded(r) for r in await store.read_stream(stream_id)]
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""Stack commands: the demo on a throw-away stack, and `up` for operators."""
+"""Stack commands: simulate and demo on a throw-away stack, and `up` for operators."""
 
 from __future__ import annotations
 
@@ -12,8 +12,34 @@ import typer
 from domain.validation import InvalidInput
 from localstack.errors import StackError
 from tandem import logs
-from tandem.cli.common import EXAMPLES, app, fail, fail_input, out
+from tandem.cli.common import EXAMPLES, PairingsOpt, ProgramOpt, RosterOpt, app, fail, fail_input, out
 from tandem.settings import Settings
+
+
+def _simulate(program: Path, roster: Path, seed: int, live: bool, pairings: Path | None = None) -> None:
+    from tandem.simulate import run
+
+    logs.configure("console", level="WARNING")
+    try:
+        summary = asyncio.run(run(program, roster, seed, out, live=live, pairings=pairings))
+    except InvalidInput as exc:
+        raise fail_input(exc) from None
+    except StackError as exc:
+        raise fail(str(exc)) from None
+    if summary.closed != summary.pairings:
+        raise fail(f"only {summary.closed} of {summary.pairings} pairings closed")
+
+
+@app.command()
+def simulate(
+    program: ProgramOpt,
+    roster: RosterOpt,
+    seed: Annotated[int, typer.Option(help="seed of the simulated participants' behaviours")] = 1,
+    pairings: PairingsOpt = None,
+    live: Annotated[bool, typer.Option(help="print every pairing's stage changes as they happen")] = False,
+) -> None:
+    """Run a program with simulated participants under time skipping, on a throw-away stack."""
+    _simulate(program, roster, seed, live, pairings)
 
 
 @app.command()
@@ -22,18 +48,8 @@ def demo(
     roster: Annotated[Path, typer.Option(help="roster")] = EXAMPLES / "roster.csv",
     seed: Annotated[int, typer.Option(help="seed of the simulated participants")] = 7,
 ) -> None:
-    """Run a program end to end on a throw-away embedded stack with simulated participants."""
-    from tandem.demo import run
-
-    logs.configure("console", level="WARNING")
-    try:
-        summary = asyncio.run(run(program, roster, seed, out))
-    except InvalidInput as exc:
-        raise fail_input(exc) from None
-    except StackError as exc:
-        raise fail(str(exc)) from None
-    if summary.closed != summary.pairings:
-        raise fail(f"only {summary.closed} of {summary.pairings} pairings closed")
+    """The example program end to end, stage by stage, on a throw-away stack (what `make demo` runs)."""
+    _simulate(program, roster, seed, live=True)
 
 
 @app.command()

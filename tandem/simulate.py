@@ -1,8 +1,9 @@
-"""`starter.py demo`: the whole product on an embedded stack, in under a minute.
+"""`starter.py simulate` and `starter.py demo`: a whole program on a throw-away embedded stack.
 
 Starts PostgreSQL and a Temporal dev server on free ports, a worker in this process, and runs the
-example program with simulated participants under time skipping: six months in seconds. Prints each
-pairing's stages as they happen and a summary, then stops everything it started.
+program with seeded simulated participants under time skipping: six months in seconds. Prints the
+proposed pairings, (live) each pairing's stages as they happen, and a summary; then stops everything
+it started. Nothing touches the operator's real stack.
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ from tandem import operations
 from tandem.settings import Settings
 from tandem.temporal import connect
 from tandem.watch import follow
-from workflows.program import ProgramSummary
+from workflows.program import PairingSpec, ProgramSummary
 
 
-async def run(program: Path, roster: Path, seed: int, console: Console) -> ProgramSummary:
+async def run(
+    program: Path,
+    roster: Path,
+    seed: int,
+    console: Console,
+    *,
+    live: bool = True,
+    pairings: Path | None = None,
+) -> ProgramSummary:
     inputs = operations.load_inputs(program, roster)
-    proposal, specs = operations.plan(inputs)
+    proposal, specs = operations.plan(
+        inputs, operations.load_pairings(pairings, inputs) if pairings else None
+    )
     console.print(
         f"[bold]{inputs.config.name}[/bold] ({inputs.config.id}): {len(inputs.participants)} people, "
         f"{len(specs)} pairings, {len(proposal.unmatched)} unmatched"
@@ -50,10 +61,10 @@ async def run(program: Path, roster: Path, seed: int, console: Console) -> Progr
         settings = Settings(
             temporal_address=addresses.temporal_address,
             database_url=addresses.database_url,
-            task_queue="tandem-demo",
+            task_queue="tandem-simulation",
             codec_key_file=stack.key_file,
         )
-        return await _run_program(settings, inputs, specs, seed, console)
+        return await _run_program(settings, inputs, specs, seed, console, live)
     finally:
         with console.status("stopping the stack…"):
             await asyncio.to_thread(stack.stop)
@@ -62,9 +73,10 @@ async def run(program: Path, roster: Path, seed: int, console: Console) -> Progr
 async def _run_program(
     settings: Settings,
     inputs: operations.Inputs,
-    specs: list,
-    seed: int,  # type: ignore[type-arg]
+    specs: list[PairingSpec],
+    seed: int,
     console: Console,
+    live: bool,
 ) -> ProgramSummary:
     from worker import running_worker
 
@@ -84,7 +96,11 @@ async def _run_program(
             console.print(f"program workflow {handle.id} started; simulated participants, time skipping on\n")
             started = time.monotonic()
             result_task = asyncio.ensure_future(handle.result())
-            await follow(store, console, labels, done=result_task.done, after=after)
+            if live:
+                await follow(store, console, labels, done=result_task.done, after=after)
+            else:
+                with console.status(f"simulating {len(specs)} pairings…"):
+                    await asyncio.wait([result_task])
             summary = await result_task
             _print_summary(console, summary, time.monotonic() - started)
             return summary
@@ -101,5 +117,6 @@ def _print_summary(console: Console, summary: ProgramSummary, seconds: float) ->
     for outcome, count in summary.outcomes.items():
         table.add_row(f"  {outcome}", str(count))
     table.add_row("ever at risk", str(summary.at_risk_ever))
+    table.add_row("goals overdue at close", str(summary.goals_overdue))
     table.add_row("sessions held", str(summary.held_sessions))
     console.print(table)
