@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -25,13 +25,13 @@ class IsoDuration(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    years: int = 0
-    months: int = 0
-    weeks: int = 0
-    days: int = 0
-    hours: int = 0
-    minutes: int = 0
-    seconds: int = 0
+    years: int = Field(0, ge=0)
+    months: int = Field(0, ge=0)
+    weeks: int = Field(0, ge=0)
+    days: int = Field(0, ge=0)
+    hours: int = Field(0, ge=0)
+    minutes: int = Field(0, ge=0)
+    seconds: int = Field(0, ge=0)
 
     @classmethod
     def parse(cls, text: str) -> IsoDuration:

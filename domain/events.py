@@ -135,6 +135,10 @@ class Event(BaseModel):
     def _check_consistency(self) -> Event:
         if self.type != self.payload.TYPE:
             raise ValueError(f"event type {self.type!r} does not match payload {self.payload.TYPE!r}")
+        if self.schema_version != self.payload.SCHEMA_VERSION:
+            # stored as is, it would be upcast again on load and silently corrupted
+            current = self.payload.SCHEMA_VERSION
+            raise ValueError(f"event schema v{self.schema_version} does not match {self.type} v{current}")
         if self.version < 1:
             raise ValueError("event versions start at 1")
         return self

@@ -79,7 +79,9 @@ def notices_for(state: PairingState, event: Event) -> list[Notice]:
             )
         case GoalsAccepted():
             other: Recipient = "mentee" if p.side == "mentor" else "mentor"
-            if state.stage.value == "goal_setting":
+            # the acceptance that completes the agreement asks nobody to agree again (GoalsAgreed follows)
+            theirs = state.accepted_goals.get(other)
+            if theirs is None or [g.key() for g in theirs] != [g.key() for g in p.goals]:
                 plan.append(
                     (
                         (other,),
@@ -199,13 +201,15 @@ def notices_for(state: PairingState, event: Event) -> list[Notice]:
         case PairingExtended():
             plan.append((BOTH, "extended", None, None, f"Your pairing now runs until {p.ends_at:%Y-%m-%d}."))
         case PairingClosed():
+            # never the free-text reason: it may be personal, and the partner must not read it
+            who = f" (the {p.withdrawn_side} withdrew)" if p.withdrawn_side else ""
             plan.append(
                 (
                     (*BOTH, "operator"),
                     "closed",
                     None,
                     None,
-                    f"Pairing closed: {p.outcome.value.replace('_', ' ')} ({p.reason}).",
+                    f"Pairing closed: {p.outcome.value.replace('_', ' ')}{who}.",
                 )
             )
     return [

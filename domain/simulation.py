@@ -129,6 +129,8 @@ def _check_in(
     record = next((s for s in state.sessions if s.number == number), None)
     if record is None or side in record.reported_by:
         return []
+    if record.status is SessionStatus.RESCHEDULED and f"checkin:{number}" not in state.reminders_sent:
+        return []  # the partner moved it after this request: wait for the request at the new time
     if behaviour == "drops_out" and number is not None and number >= 3 and side == "mentee":
         return [Withdraw(side=side, reason="simulated: left the program")]
     if record.status is SessionStatus.HELD:  # the partner already reported it held: add our rating

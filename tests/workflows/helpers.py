@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
-from domain.pairing import PairingTerms
+from domain.pairing import AgreeGoals, Alarm, Goal, PairingState, PairingTerms, ProposeGoals
 from domain.program import ProgramConfig
 from domain.simulation import Behaviour, behaviour_for
-from workflows.pairing import PairingInput, PairingResult, PairingWorkflow, workflow_id_for
+from workflows.pairing import ActionResult, PairingInput, PairingResult, PairingWorkflow, workflow_id_for
 
 TERMS = PairingTerms.from_program(ProgramConfig(id="test", name="test"))
 
@@ -52,3 +52,39 @@ async def start_pairing(
         execution_timeout=timedelta(days=3650),
     )
     return handle, skipper
+
+
+class Driver:
+    """Drive one pairing by hand: act through Updates, move its virtual clock to the next alarm."""
+
+    def __init__(self, handle: WorkflowHandle[PairingWorkflow, PairingResult], skipper: TimeSkipper) -> None:
+        self.handle = handle
+        self.skipper = skipper
+
+    async def state(self) -> PairingState:
+        return await self.handle.query(PairingWorkflow.query_state)
+
+    async def act(self, update: str, command: object) -> ActionResult:
+        return await self.handle.execute_update(update, command, result_type=ActionResult)
+
+    async def now(self) -> datetime:
+        return await self.skipper.get_current_time(self.handle)
+
+    async def advance(self, by: timedelta) -> None:
+        await self.skipper.fast_forward(self.handle, by)
+
+    async def to_next_alarm(self, kind: str | None = None, limit: int = 50) -> Alarm:
+        """Fast-forward just past the next alarm (of ``kind``, skipping others); return it."""
+        for _ in range(limit):
+            alarm = await self.handle.query(PairingWorkflow.query_next_deadline)
+            assert alarm is not None, "the pairing waits for nobody's clock"
+            await self.advance(max(alarm.at - await self.now(), timedelta(0)) + timedelta(seconds=1))
+            if kind is None or alarm.kind == kind:
+                return alarm
+        raise AssertionError(f"no {kind} alarm within {limit} alarms")
+
+    async def agree_goals(self, goals: tuple[Goal, ...]) -> None:
+        for side in ("mentor", "mentee"):
+            await self.act("propose_goals", ProposeGoals(side=side, goals=goals))  # type: ignore[arg-type]
+        for side in ("mentor", "mentee"):
+            await self.act("agree_goals", AgreeGoals(side=side, goals=goals))  # type: ignore[arg-type]
