@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.events import Event
 from domain.pairing import (
+    AtRiskCleared,
     AtRiskFlagged,
     CloseoutOpened,
     FitCheckAnswered,
@@ -23,6 +24,7 @@ from domain.pairing import (
     MidpointDecided,
     MidpointDecisionProposed,
     MidpointReviewOpened,
+    MidpointSkipped,
     PairingClosed,
     PairingExtended,
     PairingPaused,
@@ -30,6 +32,8 @@ from domain.pairing import (
     PairingStarted,
     PairingState,
     ReminderDue,
+    SessionMissed,
+    SessionRescheduled,
 )
 
 Recipient = Literal["mentor", "mentee", "operator"]
@@ -143,6 +147,28 @@ def notices_for(state: PairingState, event: Event) -> list[Notice]:
             )
         case AtRiskFlagged():
             plan.append((("operator",), "at_risk", None, None, f"Pairing at risk: {p.reason}."))
+        case AtRiskCleared():
+            plan.append(
+                (("operator",), "at_risk_cleared", None, None, f"Pairing no longer at risk: {p.reason}.")
+            )
+        case MidpointSkipped():
+            plan.append(
+                (("operator",), "midpoint_skipped", None, None, f"Midpoint review skipped: {p.reason}.")
+            )
+        case SessionMissed():
+            plan.append(
+                (BOTH, "session_missed", None, p.session, f"Session {p.session} was counted as missed.")
+            )
+        case SessionRescheduled():
+            plan.append(
+                (
+                    BOTH,
+                    "session_rescheduled",
+                    None,
+                    p.session,
+                    f"Session {p.session} moved to {p.to_at:%Y-%m-%d %H:%M} UTC.",
+                )
+            )
         case FitCheckAnswered(wants_new_partner=True):
             plan.append(
                 (

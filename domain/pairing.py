@@ -251,6 +251,13 @@ class MidpointReviewOpened(EventPayload):
     due_at: AwareDatetime
 
 
+class MidpointSkipped(EventPayload):
+    """The midpoint came when too little time was left for a review (goals agreed very late)."""
+
+    TYPE = "MidpointSkipped"
+    reason: str
+
+
 class MidpointReviewSubmitted(EventPayload):
     TYPE = "MidpointReviewSubmitted"
     side: Side
@@ -578,6 +585,11 @@ def _alarms(state: PairingState) -> list[Alarm]:
         if f"checkin:{n}" not in state.reminders_sent:
             alarms.append(Alarm(at=current.at, kind="checkin_request", ref=n))
         alarms.append(Alarm(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=n))
+    elif current is not None and state.stage is Stage.CLOSEOUT:
+        # a session still open when the pairing ends is counted (held if checked in, else missed)
+        alarms.append(
+            Alarm(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=current.number)
+        )
     if state.stage is Stage.SESSIONS and not state.midpoint_opened and state.midpoint_at is not None:
         alarms.append(Alarm(at=state.midpoint_at, kind="midpoint_opens"))
     if state.stage is Stage.MIDPOINT_REVIEW:
@@ -775,7 +787,7 @@ def _agree_goals(state: PairingState, command: AgreeGoals, now: datetime) -> lis
     out: list[EventPayload] = [GoalsAccepted(side=command.side, goals=command.goals)]
     other: Side = "mentee" if command.side == "mentor" else "mentor"
     theirs = state.accepted_goals.get(other)
-    if theirs is not None and [g.key() for g in theirs] == [g.key() for g in command.goals]:
+    if theirs is not None and sorted(g.key() for g in theirs) == sorted(g.key() for g in command.goals):
         assert state.terms is not None
         out.append(GoalsAgreed(goals=command.goals))
         if state.at_risk:
@@ -787,7 +799,7 @@ def _agree_goals(state: PairingState, command: AgreeGoals, now: datetime) -> lis
     return out
 
 
-def _session_for(state: PairingState, command: LogSession) -> SessionRecord:
+def _session_for(state: PairingState, command: LogSession, now: datetime) -> SessionRecord:
     if command.session is not None:
         for record in state.sessions:
             if record.number == command.session:
@@ -796,11 +808,20 @@ def _session_for(state: PairingState, command: LogSession) -> SessionRecord:
             "unknown-session", f"there is no session {command.session} in this pairing", command.session
         )
     current = state.current_session
+    if current is not None and now >= current.at:
+        return current
+    # the partner may still be adding their report to the session held last
+    assert state.terms is not None
+    for record in reversed(state.sessions):
+        if (
+            record.status in (SessionStatus.HELD, SessionStatus.MISSED)
+            and command.side not in record.reported_by
+        ):
+            if now <= state.terms.checkin_window.add_to(record.at):
+                return record
+            break
     if current is not None:
         return current
-    for record in reversed(state.sessions):
-        if command.side not in record.reported_by:
-            return record
     raise RuleViolation("no-session-due", "no session waits for a check-in", command.side)
 
 
@@ -818,7 +839,7 @@ def _log_session(state: PairingState, command: LogSession, now: datetime) -> lis
     _require_stage(
         state, [Stage.SESSIONS, Stage.MIDPOINT_REVIEW, Stage.CLOSEOUT], "no-sessions", "logging a session"
     )
-    record = _session_for(state, command)
+    record = _session_for(state, command, now)
     _check_checkin_values(command, now, state.ends_at)
     if command.side in record.reported_by and record.status is not SessionStatus.RESCHEDULED:
         raise DuplicateSubmission(
@@ -880,6 +901,28 @@ def _log_adhoc_session(state: PairingState, command: LogSession, now: datetime) 
         )
     assert state.ends_at is not None
     _check_checkin_values(command, now, state.ends_at)
+    if command.session is not None:  # the partner confirms an ad-hoc session already logged
+        record = next((r for r in state.sessions if r.number == command.session), None)
+        if record is None:
+            raise RuleViolation(
+                "unknown-session", f"there is no session {command.session} in this pairing", command.session
+            )
+        if command.side in record.reported_by:
+            raise DuplicateSubmission(
+                "checkin-duplicate",
+                f"the {command.side} already checked in for session {record.number}",
+                record.number,
+            )
+        return [
+            SessionCheckedIn(
+                session=record.number,
+                side=command.side,
+                status=command.status,
+                rating=command.rating,
+                topics=command.topics,
+                private_note=command.private_note,
+            )
+        ]
     number = len(state.sessions) + 1
     return [
         SessionScheduled(session=number, at=now),
@@ -947,7 +990,7 @@ def _on_held(
     state: PairingState, number: int, now: datetime, schedule_next: bool = True
 ) -> list[EventPayload]:
     out: list[EventPayload] = [SessionHeld(session=number)]
-    if state.at_risk:
+    if state.at_risk and state.goals:  # goals still overdue keep the flag: a meeting is not agreement
         out.append(AtRiskCleared(reason=f"session {number} held"))
     if state.held_sessions == 0:
         out.append(ReminderDue(reminder="fit_check", key=f"fit_check:{number}", ref=number))
@@ -974,7 +1017,10 @@ def _fit_check(state: PairingState, command: AnswerFitCheck) -> list[EventPayloa
             "fit-check-not-open", "the fit check opens after the first held session", command.side
         )
     _require_stage(
-        state, [Stage.SESSIONS, Stage.MIDPOINT_REVIEW], "fit-check-closed", "answering the fit check"
+        state,
+        [Stage.GOAL_SETTING, Stage.SESSIONS, Stage.MIDPOINT_REVIEW],
+        "fit-check-closed",
+        "answering the fit check",
     )
     if command.side in state.fit_check:
         raise DuplicateSubmission(
@@ -1207,7 +1253,12 @@ def _fire(state: PairingState, alarm: Alarm, now: datetime) -> list[EventPayload
         assert alarm.ref is not None
         return _on_missed(state, alarm.ref, "no check-in", now)
     if kind == "midpoint_opens":
-        return [MidpointReviewOpened(due_at=terms.midpoint_window.add_to(alarm.at))]
+        # the window runs from when the review actually opens (a late tick must not shorten it)
+        due_at = terms.midpoint_window.add_to(max(alarm.at, now))
+        assert state.ends_at is not None
+        if due_at > state.ends_at:
+            return [MidpointSkipped(reason="too little time left before the end for a midpoint review")]
+        return [MidpointReviewOpened(due_at=due_at)]
     if kind == "midpoint_due":
         return [_propose_decision(state, dict(state.midpoint_reviews), alarm.at)]
     if kind == "override_closes":
@@ -1352,6 +1403,8 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
                     "midpoint_due_at": payload.due_at,
                 }
             )
+        case MidpointSkipped():
+            return s.model_copy(update={"midpoint_opened": True})
         case MidpointReviewSubmitted():
             return s.model_copy(update={"midpoint_reviews": {**s.midpoint_reviews, payload.side: payload}})
         case MidpointDecisionProposed():
@@ -1419,6 +1472,7 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
                     "outcome": payload.outcome,
                     "closed_reason": payload.reason,
                     "withdrawn_side": payload.withdrawn_side,
+                    "paused_at": None,
                     "at_risk": False,
                 }
             )

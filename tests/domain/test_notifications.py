@@ -245,9 +245,6 @@ def test_pause_resume_and_extend_tell_both_sides() -> None:
         "SessionScheduled",
         "SessionCheckedIn",
         "SessionHeld",
-        "SessionMissed",
-        "SessionRescheduled",
-        "AtRiskCleared",
         "MidpointReviewSubmitted",
         "NoteAdded",
         "CloseoutSubmitted",
@@ -285,6 +282,10 @@ def test_every_pairing_event_type_is_either_announced_or_deliberately_silent() -
         "AtRiskFlagged",
         "FitCheckAnswered",
         "MidpointReviewOpened",
+        "MidpointSkipped",
+        "SessionMissed",
+        "SessionRescheduled",
+        "AtRiskCleared",
         "MidpointDecisionProposed",
         "MidpointDecided",
         "CloseoutOpened",
@@ -298,9 +299,6 @@ def test_every_pairing_event_type_is_either_announced_or_deliberately_silent() -
         "SessionScheduled",
         "SessionCheckedIn",
         "SessionHeld",
-        "SessionMissed",
-        "SessionRescheduled",
-        "AtRiskCleared",
         "MidpointReviewSubmitted",
         "NoteAdded",
         "CloseoutSubmitted",
@@ -443,3 +441,21 @@ def test_closeout_and_midpoint_answers_are_never_echoed() -> None:
     event = stamp("pairing-x", 3, [SAMPLES["CloseoutSubmitted"]], T0)[0]
     assert isinstance(event.payload, CloseoutSubmitted)
     assert notices_for(PairingState(pairing_id="x"), event) == []
+
+
+@pytest.mark.parametrize(
+    ("type_name", "template", "recipients"),
+    [
+        ("SessionMissed", "session_missed", ["mentor", "mentee"]),
+        ("SessionRescheduled", "session_rescheduled", ["mentor", "mentee"]),
+        ("AtRiskCleared", "at_risk_cleared", ["operator"]),
+    ],
+)
+def test_misses_reschedules_and_cleared_flags_are_announced(
+    type_name: str, template: str, recipients: list[str]
+) -> None:
+    event = stamp("pairing-x", 3, [SAMPLES[type_name]], T0)[0]
+    state = PairingState(pairing_id="x", mentor_id="a", mentee_id="b")
+    notices = notices_for(state, event)
+    assert [n.recipient for n in notices] == recipients
+    assert {n.template for n in notices} == {template} and all(n.action is None for n in notices)

@@ -423,3 +423,25 @@ def test_the_closeout_deadline_closes_a_silent_pairing_too() -> None:
     d = in_closeout()
     events = d.run_until_event("PairingClosed")
     assert payloads(events, "PairingClosed")[0].outcome is Outcome.COMPLETED
+
+
+def test_a_midpoint_reached_with_too_little_time_left_is_skipped_not_rushed() -> None:
+    d = Driver()
+    assert d.state.ends_at is not None
+    d.at(d.state.ends_at - timedelta(days=3))  # goals agreed only three days before the end
+    d.agree()
+    events = d.tick()
+    assert "MidpointSkipped" in [e.type for e in events] and "MidpointReviewOpened" not in [
+        e.type for e in events
+    ]
+    assert d.state.midpoint_opened and d.state.stage is Stage.SESSIONS
+
+
+def test_a_midpoint_opened_late_gets_its_full_window() -> None:
+    d = Driver()
+    d.agree()
+    assert d.state.midpoint_at is not None and d.state.terms is not None
+    d.at(d.state.midpoint_at + timedelta(days=5))  # the worker was down for five days
+    d.tick()
+    assert d.state.stage is Stage.MIDPOINT_REVIEW and d.state.midpoint_due_at is not None
+    assert d.state.midpoint_due_at == d.state.terms.midpoint_window.add_to(d.now)
