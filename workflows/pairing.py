@@ -230,6 +230,23 @@ class PairingWorkflow:
             if self.state.outcome is not None:
                 updates.append(search.OUTCOME.value_set(self.state.outcome.value))
             workflow.upsert_search_attributes(updates)
+            # Added after histories were recorded: patched, so running workflows replay unchanged.
+            if workflow.patched("pairing-memo"):
+                workflow.upsert_memo(self._memo())
+
+    def _memo(self) -> dict[str, object]:
+        """A non-personal summary for the Temporal UI: ids, stage, counts, next deadline."""
+        s = self.state
+        alarm = next_alarm(s)
+        return {
+            "program": s.program_id,
+            "stage": s.stage.value,
+            "at_risk": s.at_risk,
+            "held_sessions": s.held_sessions,
+            "goals": len(s.goals),
+            "next_deadline": f"{alarm.kind} at {alarm.at.isoformat()}" if alarm else None,
+            "outcome": s.outcome.value if s.outcome else None,
+        }
 
     async def _publish(self) -> None:
         """Record every unpublished event and deliver its notices: one local activity per flush.

@@ -133,3 +133,11 @@ async def test_every_invalid_update_is_rejected_without_change(driver: Driver) -
         with pytest.raises(WorkflowUpdateFailedError):
             await driver.act(update, command)
         assert await driver.state() == before, update
+
+
+async def test_memo_summarises_the_pairing_without_personal_data(driver: Driver) -> None:
+    await driver.agree_goals(GOALS)
+    memo = await (await driver.handle.describe()).memo()
+    assert memo["stage"] == "sessions" and memo["goals"] == 1 and memo["at_risk"] is False
+    assert str(memo["next_deadline"]).startswith("session_reminder at ")
+    assert GOALS[0].title not in str(memo)
