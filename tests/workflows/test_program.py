@@ -85,3 +85,28 @@ async def test_enrolling_the_same_program_twice_is_refused(store: EventStore) ->
     else:
         raise AssertionError("a second enrolment must be refused")
     assert len(await store.read_stream(f"roster-{program_id}")) == 1
+
+
+async def test_a_hundred_pairing_program_completes(client: Client, worker: Worker, store: EventStore) -> None:
+    """Scale smoke test: 100 simulated pairings (two-month pairings to keep CI short) all close."""
+    from domain.durations import IsoDuration
+    from domain.program import ScheduleSettings
+
+    program_id = f"prog100-{uuid.uuid4().hex[:6]}"
+    people = [_person(program_id, n, role) for n in range(100) for role in (Role.MENTOR, Role.MENTEE)]
+    schedule = ScheduleSettings(
+        duration=IsoDuration.parse("P2M"),
+        goal_setting_deadline=IsoDuration.parse("P2W"),
+        goal_reminders=(IsoDuration.parse("P2D"),),
+    )
+    config = ProgramConfig(id=program_id, name="hundred", schedule=schedule)
+    inputs = operations.Inputs(config=config, participants=people)
+    _, specs = operations.plan(inputs)
+    assert len(specs) == 100
+    version = await operations.enrol(store, inputs)
+    handle = await operations.start_program(
+        client, worker.task_queue, inputs, specs, version, simulation_seed=2, time_skipping=True
+    )
+    summary = await handle.result()
+    assert summary.closed == summary.pairings == 100 == sum(summary.outcomes.values())
+    assert summary.by_stage["closed"] == 100 and summary.held_sessions > 100
