@@ -90,17 +90,47 @@ class Target(_Settings):
 
 
 class MatchingWeights(_Settings):
-    skills: float = Field(3.0, ge=0)
-    reverse_skills: float = Field(1.0, ge=0)
-    communication_style: float = Field(1.0, ge=0)
-    timezone_overlap: float = Field(1.0, ge=0)
-    languages: float = Field(1.0, ge=0)
-    serendipity: float = Field(0.5, ge=0)
+    """Relative weights of the compatibility score; each criterion scores 0..1 before weighting.
+
+    The score of a pair is the weighted sum, rounded to 4 decimals (see :mod:`domain.compatibility`).
+    """
+
+    skills: float = Field(3.0, ge=0)  # share of the mentee's wanted skills the mentor offers
+    reverse_skills: float = Field(1.0, ge=0)  # share of the mentor's wanted skills the mentee offers
+    communication_style: float = Field(1.0, ge=0)  # 1 same style, 0.5 a compatible_styles pair
+    timezone_overlap: float = Field(1.0, ge=0)  # shared working hours / length of the working day
+    languages: float = Field(1.0, ge=0)  # 1 when they share a language
+    serendipity: float = Field(0.5, ge=0)  # seeded bonus for unlikely cross-department pairs
 
 
 class MatchingRequirements(_Settings):
+    """Criteria declared required instead of (or as well as) weighted: a pair failing one is never
+    proposed."""
+
     shared_language: bool = False
     min_overlap_hours: float = Field(0.0, ge=0, le=24)
+    min_skills_covered: int = Field(0, ge=0, le=50)
+    min_skills_learned_back: int = Field(0, ge=0, le=50)
+    compatible_communication_style: bool = False
+    cross_department: bool = False
+
+
+class WorkingHours(_Settings):
+    """Everyone's local working day in hours (9 = 09:00, 17.5 = 17:30): time-zone overlap is measured on
+    it."""
+
+    start: float = Field(9.0, ge=0, le=24)
+    end: float = Field(17.0, ge=0, le=24)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHours:
+        if self.start >= self.end:
+            raise ValueError(f"working_hours start ({self.start:g}) must be before end ({self.end:g})")
+        return self
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
 
 
 class MatchingSettings(_Settings):
@@ -110,8 +140,20 @@ class MatchingSettings(_Settings):
     reverse_pairs: bool = True
     weights: MatchingWeights = MatchingWeights()
     required: MatchingRequirements = MatchingRequirements()
+    working_hours: WorkingHours = WorkingHours()
+    compatible_styles: tuple[tuple[str, str], ...] = ()
     exclude: tuple[tuple[str, str], ...] = ()
     force: tuple[tuple[str, str], ...] = ()
+
+    @field_validator("compatible_styles")
+    @classmethod
+    def _styles_lowercase(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """Styles are compared as the roster stores them: trimmed and lowercased."""
+        pairs = tuple((a.strip().lower(), b.strip().lower()) for a, b in value)
+        for a, b in pairs:
+            if not a or not b:
+                raise ValueError("compatible_styles pairs name two communication styles")
+        return pairs
 
 
 class Channel(StrEnum):

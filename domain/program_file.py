@@ -139,12 +139,14 @@ class _Doc:
                 continue
             key = str(key_node.value)  # the key as written: 'on' stays 'on', not True
             if key == "<<" and key_node.tag == f"{_T}merge":
-                self.at_mark(key_node.start_mark,
-                             "YAML merge keys ('<<') are not supported; write the settings out")
+                self.at_mark(
+                    key_node.start_mark, "YAML merge keys ('<<') are not supported; write the settings out"
+                )
                 continue
             if key in first_line:
-                self.at_mark(key_node.start_mark,
-                             f"duplicate key {key!r} (first written on line {first_line[key]})")
+                self.at_mark(
+                    key_node.start_mark, f"duplicate key {key!r} (first written on line {first_line[key]})"
+                )
                 continue
             first_line[key] = key_node.start_mark.line + 1
             self.keys[(*path, key)] = key_node.start_mark
@@ -165,6 +167,7 @@ def parse_program(text: str, filename: str) -> ProgramConfig:
         matching = data.get("matching")
         if isinstance(matching, dict):
             _check_pairs(matching, doc)
+            _check_style_pairs(matching, doc)
         _check_shape(data, ProgramConfig, (), doc)
         _check_schedule(data, doc)
         try:
@@ -193,8 +196,14 @@ def _load(text: str, doc: _Doc) -> dict[str, Any] | None:
         line = prefix.count("\n") + 1
         column = position - (prefix.rfind("\n") + 1) + 1
         char = error.character if isinstance(error.character, str) else chr(error.character)
-        doc.problems.append(Problem(doc.filename, line, column,
-                                    f"invalid character U+{ord(char):04X} (not allowed in a YAML file)"))
+        doc.problems.append(
+            Problem(
+                doc.filename,
+                line,
+                column,
+                f"invalid character U+{ord(char):04X} (not allowed in a YAML file)",
+            )
+        )
         return None
     except yaml.YAMLError as error:
         doc.at_mark(None, f"invalid YAML: {error}")
@@ -229,8 +238,11 @@ def _check_targets(data: dict[str, Any], doc: _Doc) -> None:
     if written is None:
         return
     if not isinstance(written, dict):
-        doc.at_value(("targets",), "targets must be a mapping from metric name to one bound, "
-                                   "e.g. 'session_completion: {at_least: 80%}'")
+        doc.at_value(
+            ("targets",),
+            "targets must be a mapping from metric name to one bound, "
+            "e.g. 'session_completion: {at_least: 80%}'",
+        )
         return
     for name, spec in written.items():
         path: Path = ("targets", name)
@@ -243,8 +255,11 @@ def _check_targets(data: dict[str, Any], doc: _Doc) -> None:
             continue
         unknown = [k for k in spec if k not in _BOUNDS]
         for key in unknown:
-            doc.at_key((*path, key), f"unknown bound {key!r} for target {name}"
-                                     f"{did_you_mean(key, _BOUNDS)} (expected at_least or at_most)")
+            doc.at_key(
+                (*path, key),
+                f"unknown bound {key!r} for target {name}"
+                f"{did_you_mean(key, _BOUNDS)} (expected at_least or at_most)",
+            )
         bounds = [k for k in _BOUNDS if k in spec]
         if len(bounds) == 2 or (not bounds and not unknown):
             doc.at_value(path, f"target {name} needs exactly one of at_least or at_most")
@@ -260,8 +275,11 @@ def _target_value(metric: Metric, bound: str, value: Any, path: Path, doc: _Doc)
     number: float
     if isinstance(value, str) and (match := _PERCENT.match(value)):
         if metric.unit != "ratio":
-            doc.at_value(path, f"a percent is not allowed for {metric.name} (unit: {metric.unit}); "
-                               f"write a number between {_num(metric.minimum)} and {_num(metric.maximum)}")
+            doc.at_value(
+                path,
+                f"a percent is not allowed for {metric.name} (unit: {metric.unit}); "
+                f"write a number between {_num(metric.minimum)} and {_num(metric.maximum)}",
+            )
             return None
         number = float(match.group(1)) / 100
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -274,8 +292,9 @@ def _target_value(metric: Metric, bound: str, value: Any, path: Path, doc: _Doc)
         hint = ""
         if metric.unit == "ratio" and "%" not in written and number.is_integer() and 1 < number <= 100:
             hint = f" (did you mean {written}%?)"
-        doc.at_value(path, f"impossible target: {metric.name} {bound} {written} "
-                           f"is outside {_range(metric)}{hint}")
+        doc.at_value(
+            path, f"impossible target: {metric.name} {bound} {written} is outside {_range(metric)}{hint}"
+        )
         return None
     return number
 
@@ -332,6 +351,31 @@ def _check_pairs(matching: dict[str, Any], doc: _Doc) -> None:
                 continue
             seen[name].add(key)
             pairs.append(pair)
+
+
+def _check_style_pairs(matching: dict[str, Any], doc: _Doc) -> None:
+    """``compatible_styles``: a list of [style, style] pairs of non-empty text; keep only good ones."""
+    if "compatible_styles" not in matching:
+        return
+    path: Path = ("matching", "compatible_styles")
+    written = matching["compatible_styles"]
+    pairs: list[list[str]] = []
+    matching["compatible_styles"] = pairs
+    if written is None:
+        return
+    if not isinstance(written, list):
+        doc.at_value(
+            path, "compatible_styles must be a list of [style, style] pairs, e.g. [[direct, analytical]]"
+        )
+        return
+    for i, item in enumerate(written):
+        if not isinstance(item, list) or len(item) != 2:
+            doc.at_value((*path, i), "each compatible_styles entry must be a pair [style, style]")
+            continue
+        if not all(isinstance(style, str) and style.strip() for style in item):
+            doc.at_value((*path, i), "a compatible_styles pair names two communication styles (text)")
+            continue
+        pairs.append([style.strip().lower() for style in item])
 
 
 # -- generic shape: unknown settings, sections that are not mappings, booleans for numbers -------
@@ -407,22 +451,28 @@ def _check_schedule(data: dict[str, Any], doc: _Doc) -> None:
             for i, item in items:
                 reminder = _duration(item)
                 if reminder is not None and reminder.approx() >= deadline.approx():
-                    complain((("schedule", "goal_reminders", i), deadline_at),
-                             f"goal reminder {reminder} must be shorter than "
-                             f"goal_setting_deadline {deadline}")
+                    complain(
+                        (("schedule", "goal_reminders", i), deadline_at),
+                        f"goal reminder {reminder} must be shorter than goal_setting_deadline {deadline}",
+                    )
         else:
             for reminder in _SCHEDULE_DEFAULTS.goal_reminders:
                 if reminder.approx() >= deadline.approx():
-                    complain((deadline_at,), f"goal_setting_deadline {deadline} must be longer than the "
-                                             f"default goal reminder {reminder} (or set goal_reminders)")
+                    complain(
+                        (deadline_at,),
+                        f"goal_setting_deadline {deadline} must be longer than the "
+                        f"default goal reminder {reminder} (or set goal_reminders)",
+                    )
     if cadence is not None:
         for key in ("session_reminder", "checkin_window"):
             value, path = get(key)
             if value is not None and value.approx() >= cadence.approx():
                 complain((path, cadence_at), f"{key} {value} must be shorter than session_cadence {cadence}")
         if duration is not None and duration.approx() <= cadence.approx():
-            complain((duration_at, cadence_at),
-                     f"duration {duration} must be longer than session_cadence {cadence}")
+            complain(
+                (duration_at, cadence_at),
+                f"duration {duration} must be longer than session_cadence {cadence}",
+            )
 
 
 def _duration(value: Any) -> IsoDuration | None:
@@ -474,7 +524,7 @@ def _describe(kind: str, name: str, info: FieldInfo | None, error: Any) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     if info is None:
         return f"{name}: {message[:1].lower()}{message[1:]}"
     annotation = info.annotation
@@ -504,7 +554,7 @@ def _is_tuple(annotation: Any) -> bool:
 
 
 def _expectation(name: str, info: FieldInfo, value: Any) -> str:
-    """"at_risk_after_misses must be an integer between 1 and 20 (got 25)", from the field's constraints."""
+    """ "at_risk_after_misses must be an integer between 1 and 20 (got 25)", from the field's constraints."""
     kind = "an integer" if info.annotation is int else "a number"
     low: Any = None
     high: Any = None
@@ -518,6 +568,7 @@ def _expectation(name: str, info: FieldInfo, value: Any) -> str:
             high = meta.le
         elif isinstance(meta, Lt):
             high, high_open = meta.lt, True
+
     def fmt(bound: Any) -> str:
         return _num(float(bound))
 

@@ -28,8 +28,17 @@ from domain.roster import Participant, Role, participant_id_for
 from domain.validation import InvalidInput, Problem, did_you_mean, is_email
 
 REQUIRED_COLUMNS = (
-    "email", "name", "role", "title", "department", "level", "manager_email",
-    "skills_offered", "skills_wanted", "communication_style", "timezone",
+    "email",
+    "name",
+    "role",
+    "title",
+    "department",
+    "level",
+    "manager_email",
+    "skills_offered",
+    "skills_wanted",
+    "communication_style",
+    "timezone",
 )
 OPTIONAL_COLUMNS = ("capacity", "languages", "location", "interests")
 ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -161,13 +170,16 @@ class _RowChecker:
         row = _Row(line)
         # Trailing empty cells (some spreadsheets add them) are harmless; any other width mismatch means
         # the values are shifted, and checking them column by column would only produce noise.
-        if len(fields) < self.width or any(f.strip() for f in fields[self.width:]):
+        if len(fields) < self.width or any(f.strip() for f in fields[self.width :]):
             broken = next((i for i, f in enumerate(fields) if "\n" in f or "\r" in f), None)
             if broken is not None:  # an unclosed quote swallowed the following lines: say that, not the count
                 self.report.add(line, broken + 1, f"{self.names.get(broken, 'value')} {_LINE_BREAK}")
             else:
-                self.report.add(line, min(len(fields), self.width) + 1,
-                                f"row has {len(fields)} values but the header has {self.width} columns")
+                self.report.add(
+                    line,
+                    min(len(fields), self.width) + 1,
+                    f"row has {len(fields)} values but the header has {self.width} columns",
+                )
             return row
         for name, index in self.columns.items():
             value = self._text(line, name, index, fields[index])
@@ -216,13 +228,19 @@ class _RowChecker:
         elif name == "level":
             row.level = _integer(value, LEVELS)
             if row.level is None:
-                add(row.line, column,
-                    f"level must be an integer between {LEVELS[0]} and {LEVELS[1]} (got {value!r})")
+                add(
+                    row.line,
+                    column,
+                    f"level must be an integer between {LEVELS[0]} and {LEVELS[1]} (got {value!r})",
+                )
                 return
         elif name == "capacity" and value:
             if _integer(value, CAPACITY) is None:
-                add(row.line, column,
-                    f"capacity must be an integer between {CAPACITY[0]} and {CAPACITY[1]} (got {value!r})")
+                add(
+                    row.line,
+                    column,
+                    f"capacity must be an integer between {CAPACITY[0]} and {CAPACITY[1]} (got {value!r})",
+                )
                 return
         elif name == "timezone" and value not in self.timezones:
             add(row.line, column, f"time zone {value!r} is not in the IANA database{self._suggest(value)}")
@@ -255,8 +273,9 @@ def _unique_people(rows: list[_Row], columns: dict[str, int], report: _Report) -
         if row.email is None:
             continue
         if row.email in first:
-            report.add(row.line, column,
-                       f"duplicate person {row.email!r} (first on line {first[row.email].line})")
+            report.add(
+                row.line, column, f"duplicate person {row.email!r} (first on line {first[row.email].line})"
+            )
         else:
             first[row.email] = row
     return first
@@ -279,7 +298,7 @@ def _manager_loops(people: dict[str, _Row], columns: dict[str, int], report: _Re
             path.append(person)
             person = people[person].manager
         if person is not None and state.get(person) == on_path:
-            loop = path[path.index(person):]
+            loop = path[path.index(person) :]
             for k, member in enumerate(loop):
                 chain = loop[k:] + loop[:k]
                 report.add(people[member].line, column, f"manager chain loops: {_chain(chain)}")
@@ -313,9 +332,12 @@ def _roles(
     column = columns.get("level", 0) + 1
     for row in mentors:
         if row.level is not None and row.level >= highest:
-            report.add(row.line, column,
-                       f"mentor level {row.level} is not below any mentee's level (highest mentee level: "
-                       f"{highest}); this program requires reverse pairs")
+            report.add(
+                row.line,
+                column,
+                f"mentor level {row.level} is not below any mentee's level (highest mentee level: "
+                f"{highest}); this program requires reverse pairs",
+            )
 
 
 def _items(text: str) -> tuple[str, ...]:

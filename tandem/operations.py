@@ -95,10 +95,33 @@ def load_pairings(path: Path, inputs: Inputs) -> Proposal:
     return parse_pairings(text, str(path), config=inputs.config, participants=inputs.participants)
 
 
-def plan(inputs: Inputs, proposal: Proposal | None = None) -> tuple[Proposal, list[PairingSpec]]:
-    """The pairings to start: the given proposal (from a pairings file) or the matcher's own."""
+def utc_offsets(participants: list[Participant], at: datetime | None = None) -> dict[str, float]:
+    """Each participant's time zone -> hours east of UTC at ``at`` (default: now), for the matcher.
+
+    The pure matcher cannot read the time-zone database, so working-hours overlap is computed from
+    offsets taken here, at one reference instant: the day the matching runs unless a date is given
+    (``starter.py match --at``). Daylight-saving changes after that instant are not followed.
+    """
+    instant = at or datetime.now(UTC)
+    offsets: dict[str, float] = {}
+    for zone in sorted({p.timezone for p in participants}):
+        try:
+            delta = instant.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue  # unknown zones were reported by the roster parser; the matcher treats them as unknown
+        if delta is not None:
+            offsets[zone] = delta.total_seconds() / 3600
+    return offsets
+
+
+def plan(
+    inputs: Inputs, proposal: Proposal | None = None, *, at: datetime | None = None
+) -> tuple[Proposal, list[PairingSpec]]:
+    """The pairings to start: the given proposal (from a pairings file) or the matcher's own (optimal,
+    with UTC offsets taken at ``at``, default now)."""
     if proposal is None:
-        proposal = propose_pairings(inputs.config, inputs.participants)
+        offsets = utc_offsets(inputs.participants, at)
+        proposal = propose_pairings(inputs.config, inputs.participants, offsets=offsets)
     specs = [
         PairingSpec(
             pairing_id=pairing_id_for(inputs.config.id, p.mentor, p.mentee),

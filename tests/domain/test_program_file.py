@@ -92,8 +92,14 @@ def test_example_parses_and_keeps_defaults_it_does_not_change() -> None:
 def test_example_documents_every_setting() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     models: list[type[BaseModel]] = [
-        ProgramConfig, ScheduleSettings, MidpointSettings, CloseoutSettings,
-        MatchingSettings, MatchingWeights, MatchingRequirements, NotificationSettings,
+        ProgramConfig,
+        ScheduleSettings,
+        MidpointSettings,
+        CloseoutSettings,
+        MatchingSettings,
+        MatchingWeights,
+        MatchingRequirements,
+        NotificationSettings,
     ]
     for model in models:
         for name in model.model_fields:
@@ -125,8 +131,9 @@ def test_pair_emails_are_trimmed_and_lowercased() -> None:
 
 
 def test_commented_out_section_means_defaults() -> None:
-    assert parse_program(HEAD + "schedule:\n  # duration: P3M\n", "p") == ProgramConfig(id="rm-test",
-                                                                                        name="Test program")
+    assert parse_program(HEAD + "schedule:\n  # duration: P3M\n", "p") == ProgramConfig(
+        id="rm-test", name="Test program"
+    )
 
 
 # -- file-level problems -------------------------------------------------------------------------
@@ -352,8 +359,8 @@ def test_impossible_targets_on_other_units(target: str, range_text: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("metric", "unit"), [("would_recommend_nps", "nps"), ("midpoint_health", "score"),
-                         ("time_to_agreed_goals_days", "days")],
+    ("metric", "unit"),
+    [("would_recommend_nps", "nps"), ("midpoint_health", "score"), ("time_to_agreed_goals_days", "days")],
 )
 def test_percent_only_for_ratio_metrics(metric: str, unit: str) -> None:
     message = only(HEAD + f"targets:\n  {metric}: {{at_least: 30%}}\n")
@@ -428,8 +435,10 @@ def test_pair_of_one_person() -> None:
 
 
 def test_pair_both_forced_and_excluded() -> None:
-    text = (HEAD + "matching:\n  exclude: [[a@example.com, b@example.com]]\n"
-            "  force: [[b@example.com, a@example.com]]\n")
+    text = (
+        HEAD + "matching:\n  exclude: [[a@example.com, b@example.com]]\n"
+        "  force: [[b@example.com, a@example.com]]\n"
+    )
     assert only(text) == "p.yaml:5:11: pair b@example.com / a@example.com is both forced and excluded"
 
 
@@ -483,19 +492,24 @@ def test_zero_duration() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     text = (
-        "id: rm-test\n"                                   # 1
-        "name: Test\n"                                    # 2
-        "schedule:\n"                                     # 3
-        "  cadense: P2W\n"                                # 4 unknown setting
-        "  duration: P2X\n"                               # 5 bad duration
-        "  at_risk_after_misses: 25\n"                    # 6 out of range
-        "targets:\n"                                      # 7
-        "  session_completion: {at_least: 1.2}\n"         # 8 impossible target
-        "notifications: {channel: email}\n"               # 9 unknown channel
+        "id: rm-test\n"  # 1
+        "name: Test\n"  # 2
+        "schedule:\n"  # 3
+        "  cadense: P2W\n"  # 4 unknown setting
+        "  duration: P2X\n"  # 5 bad duration
+        "  at_risk_after_misses: 25\n"  # 6 out of range
+        "targets:\n"  # 7
+        "  session_completion: {at_least: 1.2}\n"  # 8 impossible target
+        "notifications: {channel: email}\n"  # 9 unknown channel
     )
     found = problems(text)
-    assert [f.split(": ", 1)[0] for f in found] == ["p.yaml:4:3", "p.yaml:5:13", "p.yaml:6:25", "p.yaml:8:34",
-                                                    "p.yaml:9:26"]
+    assert [f.split(": ", 1)[0] for f in found] == [
+        "p.yaml:4:3",
+        "p.yaml:5:13",
+        "p.yaml:6:25",
+        "p.yaml:8:34",
+        "p.yaml:9:26",
+    ]
 
 
 # -- fuzzing -----------------------------------------------------------------------------------------
@@ -526,14 +540,48 @@ def test_fuzz_arbitrary_bytes(data: bytes) -> None:
     _check_never_crashes(data.decode("utf-8", errors="replace"))
 
 
-_FRAGMENTS = st.sampled_from([
-    "id: rm-x\n", "name: x\n", "schedule:\n", "  duration: P6M\n", "  session_cadence: P1Y\n",
-    "targets:\n", "  session_completion: {at_least: 80%}\n", "  at_risk_rate: {at_most: 2}\n",
-    "  x: [1, 2\n", "matching:\n", "  exclude: [[a@b.c, d@e.f]]\n", "  force: [x]\n",
-    "  weights: {skills: true}\n", ": \n", "- \n", "&a x: *a\n",
-    "  goal_reminders: [P4W]\n", "midpoint: {at: .inf}\n", "\t", "'", '"', "{", "}", "[", "]", ",", "#", "\n",
-    "notifications: {channel: console}\n", "!!binary", "? ", "<<: ", "---\n", "  ", "%", "~", "null", "yes",
-])
+_FRAGMENTS = st.sampled_from(
+    [
+        "id: rm-x\n",
+        "name: x\n",
+        "schedule:\n",
+        "  duration: P6M\n",
+        "  session_cadence: P1Y\n",
+        "targets:\n",
+        "  session_completion: {at_least: 80%}\n",
+        "  at_risk_rate: {at_most: 2}\n",
+        "  x: [1, 2\n",
+        "matching:\n",
+        "  exclude: [[a@b.c, d@e.f]]\n",
+        "  force: [x]\n",
+        "  weights: {skills: true}\n",
+        ": \n",
+        "- \n",
+        "&a x: *a\n",
+        "  goal_reminders: [P4W]\n",
+        "midpoint: {at: .inf}\n",
+        "\t",
+        "'",
+        '"',
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "#",
+        "\n",
+        "notifications: {channel: console}\n",
+        "!!binary",
+        "? ",
+        "<<: ",
+        "---\n",
+        "  ",
+        "%",
+        "~",
+        "null",
+        "yes",
+    ]
+)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,8 +16,10 @@ from domain.validation import InvalidInput
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster.csv"
 ZONES = frozenset(zoneinfo.available_timezones())
-HEADER = ("email,name,role,title,department,level,manager_email,skills_offered,skills_wanted,"
-          "communication_style,timezone,capacity,languages,location,interests")
+HEADER = (
+    "email,name,role,title,department,level,manager_email,skills_offered,skills_wanted,"
+    "communication_style,timezone,capacity,languages,location,interests"
+)
 COLUMNS = HEADER.split(",")
 # Column numbers in HEADER: email 1, name 2, role 3, title 4, department 5, level 6, manager_email 7,
 # skills_offered 8, skills_wanted 9, communication_style 10, timezone 11, capacity 12, languages 13,
@@ -75,8 +77,9 @@ def only(text: str, **options: object) -> str:
 
 
 def test_example_roster_parses() -> None:
-    people = parse_roster(EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE), program_id="rm-pilot-2027",
-                          known_timezones=ZONES)
+    people = parse_roster(
+        EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE), program_id="rm-pilot-2027", known_timezones=ZONES
+    )
     assert len(people) == 12
     assert sum(p.role is Role.MENTOR for p in people) == 6
     assert sum(p.role is Role.MENTEE for p in people) == 6
@@ -90,12 +93,20 @@ def test_example_roster_parses() -> None:
 
 
 def test_values_are_normalised() -> None:
-    [mentor, mentee] = parse(roster(
-        row(email=" Mia@Example.COM ", skills_offered=" GenAI; TikTok;;genai ; ",
-            communication_style=" Direct ", languages="EN;de", interests="Chess", location=" Leeds ",
-            manager_email="Boss@Example.com"),
-        MENTEE,
-    ))
+    [mentor, mentee] = parse(
+        roster(
+            row(
+                email=" Mia@Example.COM ",
+                skills_offered=" GenAI; TikTok;;genai ; ",
+                communication_style=" Direct ",
+                languages="EN;de",
+                interests="Chess",
+                location=" Leeds ",
+                manager_email="Boss@Example.com",
+            ),
+            MENTEE,
+        )
+    )
     assert mentor.email == "mia@example.com"
     assert mentor.participant_id == participant_id_for("rm-test", "mia@example.com")
     assert mentor.skills_offered == ("genai", "tiktok")
@@ -160,8 +171,10 @@ def test_unknown_column_with_suggestion() -> None:
 
 def test_missing_required_column() -> None:
     header = ",".join(c for c in COLUMNS if c != "title")
-    lines = [",".join(v for c, v in zip(COLUMNS, line.split(","), strict=True) if c != "title")
-             for line in (row(), MENTEE)]
+    lines = [
+        ",".join(v for c, v in zip(COLUMNS, line.split(","), strict=True) if c != "title")
+        for line in (row(), MENTEE)
+    ]
     assert only(roster(*lines, header=header)) == "r.csv:1:1: missing required column 'title'"
 
 
@@ -291,9 +304,9 @@ def test_quoted_comma_is_one_field() -> None:
 
 def test_line_numbers_after_a_multi_line_quoted_field() -> None:
     text = roster(
-        row(title='"Head of\nthings\nand stuff"'),        # lines 2-4: one record
-        MENTEE,                                           # line 5
-        row(email="x@example.com", level="0"),            # line 6
+        row(title='"Head of\nthings\nand stuff"'),  # lines 2-4: one record
+        MENTEE,  # line 5
+        row(email="x@example.com", level="0"),  # line 6
     )
     assert problems(text) == [
         "r.csv:2:4: title contains a line break (values must fit on one line; is a quote unclosed?)",
@@ -302,8 +315,18 @@ def test_line_numbers_after_a_multi_line_quoted_field() -> None:
 
 
 def test_line_numbers_with_crlf_and_bom() -> None:
-    text = "\ufeff" + "\r\n".join([HEADER, MENTEE, row(location='"Leeds,\r\nWest Yorkshire"'), row(
-        email="y@example.com", role="boss")]) + "\r\n"
+    text = (
+        "\ufeff"
+        + "\r\n".join(
+            [
+                HEADER,
+                MENTEE,
+                row(location='"Leeds,\r\nWest Yorkshire"'),
+                row(email="y@example.com", role="boss"),
+            ]
+        )
+        + "\r\n"
+    )
     assert problems(text) == [
         "r.csv:3:14: location contains a line break (values must fit on one line; is a quote unclosed?)",
         "r.csv:5:3: unknown role 'boss' (expected mentor or mentee)",
@@ -356,8 +379,10 @@ def test_ten_thousand_row_loop_is_fast_and_abbreviated() -> None:
     found = problems(roster(*rows))
     assert time.perf_counter() - started < 5
     assert len(found) == n
-    assert found[0] == ("r.csv:3:7: manager chain loops: p0@x.io → p1@x.io → p2@x.io → … (9995 more) → "
-                        "p9998@x.io → p9999@x.io → p0@x.io")
+    assert found[0] == (
+        "r.csv:3:7: manager chain loops: p0@x.io → p1@x.io → p2@x.io → … (9995 more) → "
+        "p9998@x.io → p9999@x.io → p0@x.io"
+    )
 
 
 def test_ten_thousand_row_chain_without_loop_is_fast() -> None:
@@ -385,16 +410,20 @@ def test_roster_without_mentees_or_mentors() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     text = roster(
-        MENTEE,                                                  # 2
-        row(email="a@example.com", role="boss"),                 # 3 unknown role
-        row(email="b@example.com", timezone="Europe/Londn"),     # 4 unknown zone
-        row(email="c@example.com", level="30"),                  # 5 bad level
-        row(email="d@example.com", title=""),                    # 6 missing value
-        row(email="D@example.com"),                              # 7 duplicate person
+        MENTEE,  # 2
+        row(email="a@example.com", role="boss"),  # 3 unknown role
+        row(email="b@example.com", timezone="Europe/Londn"),  # 4 unknown zone
+        row(email="c@example.com", level="30"),  # 5 bad level
+        row(email="d@example.com", title=""),  # 6 missing value
+        row(email="D@example.com"),  # 7 duplicate person
     )
     found = problems(text)
     assert [f.split(": ", 1)[0] for f in found] == [
-        "r.csv:3:3", "r.csv:4:11", "r.csv:5:6", "r.csv:6:4", "r.csv:7:1",
+        "r.csv:3:3",
+        "r.csv:4:11",
+        "r.csv:5:6",
+        "r.csv:6:4",
+        "r.csv:7:1",
     ]
 
 
@@ -427,8 +456,28 @@ def test_fuzz_arbitrary_bytes(data: bytes) -> None:
 
 
 _CELLS = st.one_of(
-    st.sampled_from(["", "mentor", "mentee", "2", "8", "0", "a@x.io", "b@x.io", "Europe/London", "Mars/Base",
-                     '"q,uoted"', '"multi\nline"', '"', "genai;tiktok", "direct", "21", " ", "\t"]),
+    st.sampled_from(
+        [
+            "",
+            "mentor",
+            "mentee",
+            "2",
+            "8",
+            "0",
+            "a@x.io",
+            "b@x.io",
+            "Europe/London",
+            "Mars/Base",
+            '"q,uoted"',
+            '"multi\nline"',
+            '"',
+            "genai;tiktok",
+            "direct",
+            "21",
+            " ",
+            "\t",
+        ]
+    ),
     st.text(max_size=8),
 )
 
