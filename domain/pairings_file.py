@@ -29,6 +29,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from domain.compatibility import Offsets
 from domain.matching import Proposal, ProposedPair, allowed, score
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role
@@ -76,8 +77,12 @@ def parse_pairings(
     config: ProgramConfig,
     participants: list[Participant],
     max_rows: int = 200_000,
+    offsets: Offsets | None = None,
 ) -> Proposal:
     """Parse and check a pairings file against a validated roster and program.
+
+    ``offsets`` (time zone -> hours east of UTC, from the caller) let the working-hours overlap be
+    checked and scored as in the automatic proposal.
 
     Returns the pairs in file order, and the roster's mentees the file leaves unpaired (reason
     :data:`NOT_IN_FILE`, in roster order); raises :class:`InvalidInput` with every problem found.
@@ -86,7 +91,7 @@ def parse_pairings(
     table = _read(text, report, max_rows)
     pairs: list[ProposedPair] = []
     if table is not None:
-        pairs = _cross_check(table, config, participants, report)
+        pairs = _cross_check(table, config, participants, report, offsets)
     if report.problems:
         raise InvalidInput(report.problems)
     paired = {pair.mentee.email.lower() for pair in pairs}
@@ -221,7 +226,11 @@ def _value(row: _Row, name: str, column: int, value: str, report: _Report) -> No
 
 
 def _cross_check(
-    table: _Table, config: ProgramConfig, participants: list[Participant], report: _Report
+    table: _Table,
+    config: ProgramConfig,
+    participants: list[Participant],
+    report: _Report,
+    offsets: Offsets | None,
 ) -> list[ProposedPair]:
     by_email = {p.email.lower(): p for p in participants}
     forced = {(mentor.lower(), mentee.lower()) for mentor, mentee in config.matching.force}
@@ -279,7 +288,7 @@ def _cross_check(
                 lines.append(row.line)
         if mentor is None or mentee is None:
             continue
-        reason = allowed(mentor, mentee, config, by_email)
+        reason = allowed(mentor, mentee, config, by_email, offsets=offsets)
         if reason is not None:
             report.add(
                 row.line,
@@ -287,7 +296,7 @@ def _cross_check(
                 f"mentor {row.written['mentor_email']} and mentee {row.written['mentee_email']}: {reason}",
             )
             continue
-        computed, why = score(mentor, mentee, config)
+        computed, why = score(mentor, mentee, config, offsets=offsets)
         if (mentor.email.lower(), mentee.email.lower()) in forced:
             why = (FORCED, *why)
         pairs.append(

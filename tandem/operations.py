@@ -92,7 +92,13 @@ def load_pairings(path: Path, inputs: Inputs) -> Proposal:
     text = read_text(path, problems)
     if text is None:
         raise InvalidInput(problems)
-    return parse_pairings(text, str(path), config=inputs.config, participants=inputs.participants)
+    return parse_pairings(
+        text,
+        str(path),
+        config=inputs.config,
+        participants=inputs.participants,
+        offsets=utc_offsets(inputs.participants),
+    )
 
 
 def utc_offsets(participants: list[Participant], at: datetime | None = None) -> dict[str, float]:

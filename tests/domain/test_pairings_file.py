@@ -514,3 +514,21 @@ _CELLS = st.one_of(
 )
 def test_fuzz_csv_like_rows(rows: list[list[str]], newline: str, header: str) -> None:
     _check_never_crashes(newline.join([header, *(",".join(cells) for cells in rows)]))
+
+
+def test_required_working_hours_overlap_is_enforced_with_the_callers_offsets() -> None:
+    far = [
+        person("sg@x.com", Role.MENTOR, 2).model_copy(update={"timezone": "Asia/Singapore"}),
+        person("ny@x.com", Role.MENTEE, 8).model_copy(update={"timezone": "America/New_York"}),
+    ]
+    config = CONFIG.model_copy(
+        update={"matching": MatchingSettings(required=MatchingRequirements(min_overlap_hours=2))}
+    )
+    text = pairings("sg@x.com,ny@x.com,,")
+    offsets = {"Asia/Singapore": 8.0, "America/New_York": -5.0}
+    with pytest.raises(InvalidInput) as info:
+        parse_pairings(text, "p.csv", config=config, participants=far, offsets=offsets)
+    assert "shared working time" in str(info.value)
+    # the same pair in neighbouring zones passes
+    near = {"Asia/Singapore": 0.0, "America/New_York": 1.0}
+    assert len(parse_pairings(text, "p.csv", config=config, participants=far, offsets=near).pairs) == 1
