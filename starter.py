@@ -10,7 +10,28 @@
 Exit codes: 0 success, 1 operational failure (server unreachable, program exists), 2 bad input.
 """
 
+import os
+import sys
+
 from tandem.cli import app
 
+
+def main() -> None:
+    """Run the CLI and leave with its exit code straight away.
+
+    ``os._exit`` after flushing: letting the interpreter finalise while the Temporal client's native
+    threads are still winding down can abort the process (PyGILState_Release at finalisation), which
+    would turn a clean exit into a crash and lose the command's exit code.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,7 +7,9 @@ DATABASE_URL and TANDEM_TASK_QUEUE (defaults: the local stack of `make up`).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -15,6 +17,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.matching import Matcher
 from activities.notify import Notifier
 from activities.publish import Publisher
 from activities.record import Recorder
@@ -32,6 +35,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
     recorder = Recorder(store)
     notifier = Notifier(store, store.pool, client)
     publisher = Publisher(recorder, notifier)
+    matcher = Matcher(store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -41,6 +45,8 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
             notifier.deliver_notices,
             notifier.simulate_participants,
             publisher.publish,
+            matcher.propose_rematch,
+            matcher.withdraw_participant,
         ],
         max_concurrent_activities=50,
         max_concurrent_workflow_tasks=50,
@@ -83,6 +89,10 @@ def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_format)
     asyncio.run(serve(settings))
+    # skip interpreter finalisation: the Temporal client's native threads can abort it (see starter.py)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

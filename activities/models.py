@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.events import Event
 from domain.notifications import Notice
@@ -55,3 +55,28 @@ class PublishOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
     record: RecordOutcome
     delivery: DeliveryReport | None = None
+
+
+class RematchRequest(BaseModel):
+    """Ask for a new mentor for one mentee of a running program (ids only)."""
+
+    model_config = ConfigDict(frozen=True)
+    program_id: str
+    mentee_id: str
+    current_assignments: list[tuple[str, str]]  # (mentor_id, mentee_id) of running pairings
+    exclude_mentors: list[str]
+
+
+class RematchProposal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    mentor_id: str
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+class WithdrawalRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    program_id: str
+    participant_id: str
+    reason: str = ""
+    occurred_at: AwareDatetime

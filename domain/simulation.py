@@ -88,7 +88,7 @@ def respond(seed: int, notice: Notice, state: PairingState) -> list[_Command]:
                 return []
             return [AgreeGoals(side=side, goals=goals)]
         case "log_session":
-            return _check_in(behaviour, rng, side, notice, state)
+            return _check_in(behaviour, rng, side, notice, state, leaver_for(seed, state.pairing_id))
         case "fit_check":
             if behaviour == "mismatched" and side == "mentee":
                 return [AnswerFitCheck(side=side, wants_new_partner=True)]
@@ -122,8 +122,13 @@ def respond(seed: int, notice: Notice, state: PairingState) -> list[_Command]:
     return []
 
 
+def leaver_for(seed: int, pairing_id: str) -> Side:
+    """Who leaves a drop-out pairing: either side, fixed per pairing and seed."""
+    return "mentor" if _rng(seed, "leaver", pairing_id).random() < 0.5 else "mentee"
+
+
 def _check_in(
-    behaviour: Behaviour, rng: random.Random, side: Side, notice: Notice, state: PairingState
+    behaviour: Behaviour, rng: random.Random, side: Side, notice: Notice, state: PairingState, leaver: Side
 ) -> list[_Command]:
     number = notice.ref
     record = next((s for s in state.sessions if s.number == number), None)
@@ -131,7 +136,7 @@ def _check_in(
         return []
     if record.status is SessionStatus.RESCHEDULED and f"checkin:{number}" not in state.reminders_sent:
         return []  # the partner moved it after this request: wait for the request at the new time
-    if behaviour == "drops_out" and number is not None and number >= 3 and side == "mentee":
+    if behaviour == "drops_out" and number is not None and number >= 3 and side == leaver:
         return [Withdraw(side=side, reason="simulated: left the program")]
     if record.status is SessionStatus.HELD:  # the partner already reported it held: add our rating
         return [LogSession(side=side, session=number, status=SessionStatus.HELD, rating=rng.randint(3, 5))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -83,10 +84,9 @@ async def _run_program(
     client = await connect(settings)
     store = await EventStore.open(settings.database_url, migrate=True)
     try:
-        labels = {}
         people = {p.participant_id: p for p in inputs.participants}
-        for spec in specs:
-            labels[spec.pairing_id] = f"{people[spec.mentor_id].name} × {people[spec.mentee_id].name}"
+        label = _labeller(inputs.config.id, {pid: p.name for pid, p in people.items()})
+        planned = {spec.pairing_id for spec in specs}
         async with running_worker(settings, client):
             version = await operations.enrol(store, inputs)
             after = await store.head_position()
@@ -97,7 +97,7 @@ async def _run_program(
             started = time.monotonic()
             result_task = asyncio.ensure_future(handle.result())
             if live:
-                await follow(store, console, labels, done=result_task.done, after=after)
+                await follow(store, console, label, planned, done=result_task.done, after=after)
             else:
                 with console.status(f"simulating {len(specs)} pairings…"):
                     await asyncio.wait([result_task])
@@ -108,6 +108,18 @@ async def _run_program(
         await store.close()
 
 
+def _labeller(program_id: str, names: dict[str, str]) -> Callable[[str], str]:
+    """'mentor × mentee' for any pairing id of the program, rematches included (ids name both)."""
+
+    def label(pairing_id: str) -> str:
+        mentee_id, _, mentor_id = pairing_id.removeprefix(program_id + ".").partition(".")
+        if mentee_id in names and mentor_id in names:
+            return f"{names[mentor_id]} × {names[mentee_id]}"
+        return pairing_id
+
+    return label
+
+
 def _print_summary(console: Console, summary: ProgramSummary, seconds: float) -> None:
     table = Table(title=f"Program {summary.program_id}: finished in {seconds:.1f}s of wall time")
     table.add_column("figure")
@@ -116,6 +128,8 @@ def _print_summary(console: Console, summary: ProgramSummary, seconds: float) ->
     table.add_row("closed", str(summary.closed))
     for outcome, count in summary.outcomes.items():
         table.add_row(f"  {outcome}", str(count))
+    table.add_row("  of which rematches", str(summary.rematches))
+    table.add_row("mentees left without a new mentor", str(summary.unmatched_after_rematch))
     table.add_row("ever at risk", str(summary.at_risk_ever))
     table.add_row("goals overdue at close", str(summary.goals_overdue))
     table.add_row("sessions held", str(summary.held_sessions))

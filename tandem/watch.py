@@ -24,12 +24,14 @@ STAGE_EVENTS = {
 }
 
 
-def describe(event: RecordedEvent, labels: dict[str, str]) -> str | None:
+def describe(event: RecordedEvent, name_of: Callable[[str], str], planned: set[str]) -> str | None:
     label = STAGE_EVENTS.get(event.type)
     if label is None or not event.stream_id.startswith("pairing-"):
         return None
     pairing_id = event.stream_id.removeprefix("pairing-")
-    who = labels.get(pairing_id, pairing_id)
+    who = name_of(pairing_id)
+    if event.type == "PairingStarted" and pairing_id not in planned:
+        who += " (rematch)"
     extra = ""
     if event.type == "MidpointDecided":
         extra = f": {event.payload.get('decision')}" + (
@@ -45,7 +47,8 @@ def describe(event: RecordedEvent, labels: dict[str, str]) -> str | None:
 async def follow(
     store: EventStore,
     console: Console,
-    labels: dict[str, str],
+    name_of: Callable[[str], str],
+    planned: set[str],
     done: Callable[[], bool],
     after: int = 0,
     interval: float = 0.25,
@@ -62,7 +65,7 @@ async def follow(
             for event in batch:
                 position = event.position
                 seen += 1
-                line = describe(event, labels)
+                line = describe(event, name_of, planned)
                 if line:
                     console.print(line, highlight=False)
         if finished:

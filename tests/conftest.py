@@ -119,3 +119,24 @@ async def worker(client: Client, store: EventStore, settings: Settings) -> Async
     w = build_worker(client, store, settings.task_queue)
     async with w:
         yield w
+
+
+# -- leaving the test process --------------------------------------------------------------------
+# The Temporal client's native threads can abort interpreter finalisation (PyGILState_Release),
+# which would turn a green run into exit code -6. After pytest has reported everything, leave with
+# its exit status directly (see starter.py for the same guard in the CLI).
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _exit_status and not hasattr(config, "workerinput"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

@@ -184,6 +184,8 @@ class PairingWorkflow:
             await self._wait_for_alarm_or_action(next_alarm(self.state))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._publish()
+        # the last report: the close may have happened while an earlier report was in flight
+        await self._report()
         return PairingResult(
             pairing_id=inp.pairing_id,
             outcome=str(self.state.outcome),
@@ -321,7 +323,7 @@ class PairingWorkflow:
         status = self.status()
         counted = status.model_copy(update={"version": 0, "held_sessions": 0})
         last = self.reported.model_copy(update={"version": 0, "held_sessions": 0}) if self.reported else None
-        if counted == last and status.stage != "closed":
+        if counted == last:
             return
         await workflow.get_external_workflow_handle(parent.workflow_id).signal("pairing_changed", status)
         self.reported = status

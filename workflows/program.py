@@ -19,7 +19,13 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import RecordBatch, RecordOutcome
+    from activities.models import (
+        RecordBatch,
+        RecordOutcome,
+        RematchProposal,
+        RematchRequest,
+        WithdrawalRequest,
+    )
     from domain.events import Event
     from domain.pairing import PairingTerms
     from domain.program import (
@@ -34,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pairing import HISTORY_LIMIT as PAIRING_HISTORY_LIMIT
     from workflows.pairing import PairingInput, PairingStatus, PairingWorkflow, workflow_id_for
 
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 START_BATCH = 100  # children started per batch: bounded bursts against the server
 HISTORY_LIMIT = 10_000  # continue-as-new well before Temporal's 50k-event limit
 STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
@@ -57,6 +64,10 @@ class ProgramCarry(BaseModel):
     version: int
     started: int
     statuses: dict[str, PairingStatus]
+    tried_mentors: dict[str, list[str]] = Field(default_factory=dict)
+    withdrawn: list[str] = Field(default_factory=list)
+    handled: list[str] = Field(default_factory=list)
+    unmatched: list[str] = Field(default_factory=list)
 
 
 class ProgramInput(BaseModel):
@@ -68,6 +79,7 @@ class ProgramInput(BaseModel):
     pairings: list[PairingSpec]
     channel: str = "console"
     simulation_seed: int | None = None
+    max_rematches: int = Field(2, ge=0, description="new mentors one mentee may get after the first")
     history_limit: int = HISTORY_LIMIT  # events before continue-as-new (lower in tests)
     pairing_history_limit: int = PAIRING_HISTORY_LIMIT
     carried: ProgramCarry | None = None
@@ -87,6 +99,8 @@ class ProgramSummary(BaseModel):
     outcomes: dict[str, int]
     at_risk_ever: int
     held_sessions: int
+    rematches: int = 0
+    unmatched_after_rematch: int = 0
 
 
 def program_workflow_id(program_id: str) -> str:
@@ -106,6 +120,12 @@ class ProgramWorkflow:
         )
         self.started = carried.started if carried else 0
         self.statuses: dict[str, PairingStatus] = dict(carried.statuses) if carried else {}
+        # rematches: mentee -> mentors tried so far; closed pairings already acted upon
+        self.tried_mentors: dict[str, list[str]] = dict(carried.tried_mentors) if carried else {}
+        self.withdrawn: set[str] = set(carried.withdrawn) if carried else set()
+        self.handled: set[str] = set(carried.handled) if carried else set()
+        self.unmatched: list[str] = list(carried.unmatched) if carried else []
+        self._planned = {spec.pairing_id for spec in inp.pairings}
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramSummary:
@@ -120,7 +140,11 @@ class ProgramWorkflow:
             self.started += len(batch)
             self._continue_as_new_if_long()
         while not self._all_closed():
-            await workflow.wait_condition(lambda: self._all_closed() or self._history_long())
+            await workflow.wait_condition(
+                lambda: self._all_closed() or bool(self._closings()) or self._history_long()
+            )
+            for status in self._closings():
+                await self._after_close(status)
             self._continue_as_new_if_long()
         summary = self._summary()
         await self._record(
@@ -128,16 +152,7 @@ class ProgramWorkflow:
         )
         return summary.model_copy(update={"stage": "closed"})
 
-    async def _start_child(self, spec: PairingSpec) -> None:
-        self.statuses.setdefault(
-            spec.pairing_id,
-            PairingStatus(
-                pairing_id=spec.pairing_id,
-                mentee_id=spec.mentee_id,
-                mentor_id=spec.mentor_id,
-                stage="proposed",
-            ),
-        )
+    async def _start_child(self, spec: PairingSpec, replaces: str | None = None) -> None:
         await workflow.start_child_workflow(
             PairingWorkflow.run,
             PairingInput(
@@ -151,10 +166,21 @@ class ProgramWorkflow:
                 channel=self.inp.channel,
                 simulation_seed=self.inp.simulation_seed,
                 history_limit=self.inp.pairing_history_limit,
+                replaces=replaces,
             ),
             id=workflow_id_for(spec.pairing_id),
             search_attributes=_child_attributes(self.inp.program_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        # counted once it exists (a signal from the child may already have arrived)
+        self.statuses.setdefault(
+            spec.pairing_id,
+            PairingStatus(
+                pairing_id=spec.pairing_id,
+                mentee_id=spec.mentee_id,
+                mentor_id=spec.mentor_id,
+                stage="proposed",
+            ),
         )
 
     @workflow.signal(name="pairing_changed")
@@ -164,9 +190,71 @@ class ProgramWorkflow:
             self.statuses[status.pairing_id] = status
 
     def _all_closed(self) -> bool:
-        return self.started >= len(self.inp.pairings) and all(
-            s.stage == "closed" for s in self.statuses.values()
+        return (
+            self.started >= len(self.inp.pairings)
+            and all(s.stage == "closed" for s in self.statuses.values())
+            and not self._closings()
         )
+
+    def _closings(self) -> list[PairingStatus]:
+        """Closed pairings whose consequences (withdrawal, rematch) are not yet handled."""
+        return [s for s in self.statuses.values() if s.stage == "closed" and s.pairing_id not in self.handled]
+
+    async def _after_close(self, status: PairingStatus) -> None:
+        """A mentor who withdrew leaves the roster; a mentee who lost a mentor gets a new one."""
+        leaver = {"mentor": status.mentor_id, "mentee": status.mentee_id}.get(status.withdrawn_side or "")
+        if leaver is not None and leaver not in self.withdrawn:
+            await workflow.execute_activity(
+                "withdraw_participant",
+                WithdrawalRequest(
+                    program_id=self.inp.program_id,
+                    participant_id=leaver,
+                    reason=f"withdrew from pairing {status.pairing_id}",
+                    occurred_at=workflow.now(),
+                ),
+                result_type=int,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RETRY,
+            )
+            self.withdrawn.add(leaver)
+        needs_mentor = status.outcome == "rematched" or (
+            status.outcome == "withdrawn" and status.withdrawn_side == "mentor"
+        )
+        if needs_mentor:
+            await self._rematch(status)
+        self.handled.add(status.pairing_id)
+
+    async def _rematch(self, old: PairingStatus) -> None:
+        tried = self.tried_mentors.setdefault(old.mentee_id, [])
+        if old.mentor_id not in tried:
+            tried.append(old.mentor_id)
+        if len(tried) > self.inp.max_rematches:
+            self.unmatched.append(old.mentee_id)
+            return
+        running = [(s.mentor_id, s.mentee_id) for s in self.statuses.values() if s.stage != "closed"]
+        proposal = await workflow.execute_activity(
+            "propose_rematch",
+            RematchRequest(
+                program_id=self.inp.program_id,
+                mentee_id=old.mentee_id,
+                current_assignments=running,
+                exclude_mentors=sorted(set(tried) | self.withdrawn),
+            ),
+            result_type=RematchProposal | None,  # type: ignore[arg-type]
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=RETRY,
+        )
+        if proposal is None:
+            self.unmatched.append(old.mentee_id)
+            return
+        spec = PairingSpec(
+            pairing_id=f"{self.inp.program_id}.{old.mentee_id}.{proposal.mentor_id}",
+            mentor_id=proposal.mentor_id,
+            mentee_id=old.mentee_id,
+            score=proposal.score,
+            reasons=proposal.reasons,
+        )
+        await self._start_child(spec, replaces=old.pairing_id)
 
     def _history_long(self) -> bool:
         info = workflow.info()
@@ -176,7 +264,15 @@ class ProgramWorkflow:
 
     def _continue_as_new_if_long(self) -> None:
         if self._history_long():
-            carry = ProgramCarry(version=self.state.version, started=self.started, statuses=self.statuses)
+            carry = ProgramCarry(
+                version=self.state.version,
+                started=self.started,
+                statuses=self.statuses,
+                tried_mentors=self.tried_mentors,
+                withdrawn=sorted(self.withdrawn),
+                handled=sorted(self.handled),
+                unmatched=self.unmatched,
+            )
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     async def _record(self, events: list[Event]) -> None:
@@ -205,7 +301,7 @@ class ProgramWorkflow:
         return ProgramSummary(
             program_id=self.inp.program_id,
             stage=self.state.stage.value,
-            pairings=len(self.inp.pairings),
+            pairings=max(len(self.inp.pairings), len(statuses)),
             started=self.started,
             closed=by_stage["closed"],
             by_stage=by_stage,
@@ -214,6 +310,8 @@ class ProgramWorkflow:
             outcomes=dict(sorted(outcomes.items())),
             at_risk_ever=sum(1 for s in statuses if s.ever_at_risk),
             held_sessions=sum(s.held_sessions for s in statuses),
+            rematches=sum(1 for s in statuses if s.pairing_id not in self._planned),
+            unmatched_after_rematch=len(self.unmatched),
         )
 
     @workflow.query(name="summary")

@@ -1,0 +1,73 @@
+"""Matching during a running program: a new mentor for a mentee after a rematch or a withdrawal,
+and recording a participant's withdrawal in the roster.
+
+Both read the program and its roster from the event store (where the personal data lives) and
+hand the workflow ids only.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import RematchProposal, RematchRequest, WithdrawalRequest
+from activities.record import load_stream, to_new_event
+from domain.errors import DomainError
+from domain.matching import propose_rematch
+from domain.program import program_stream, replay_program
+from domain.roster import WithdrawParticipant, decide_roster, replay_roster, roster_stream
+from eventstore import EventStore, VersionConflict
+from tandem.operations import utc_offsets
+
+
+class Matcher:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    @activity.defn(name="propose_rematch")
+    async def propose_rematch(self, request: RematchRequest) -> RematchProposal | None:
+        program = replay_program(
+            request.program_id, await load_stream(self.store, program_stream(request.program_id))
+        )
+        if program.config is None:
+            raise ApplicationError(f"program {request.program_id} has no configuration", non_retryable=True)
+        roster = replay_roster(
+            request.program_id, await load_stream(self.store, roster_stream(request.program_id))
+        )
+        active = [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
+        try:
+            pair = propose_rematch(
+                program.config,
+                active,
+                request.mentee_id,
+                current_assignments=request.current_assignments,
+                exclude_mentors=request.exclude_mentors,
+                offsets=utc_offsets(active),
+            )
+        except DomainError as err:
+            raise ApplicationError(
+                err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
+            ) from None
+        if pair is None:
+            return None
+        return RematchProposal(mentor_id=pair.mentor.participant_id, score=pair.score, reasons=pair.reasons)
+
+    @activity.defn(name="withdraw_participant")
+    async def withdraw_participant(self, request: WithdrawalRequest) -> int:
+        """Record the withdrawal in the roster stream (idempotent: a second call finds it recorded)."""
+        stream = roster_stream(request.program_id)
+        for _ in range(5):  # optimistic concurrency: re-read and retry on a conflicting append
+            roster = replay_roster(request.program_id, await load_stream(self.store, stream))
+            if request.participant_id in roster.withdrawn:
+                return roster.version
+            events = decide_roster(
+                roster,
+                WithdrawParticipant(participant_id=request.participant_id, reason=request.reason),
+                request.occurred_at,
+            )
+            try:
+                result = await self.store.append(stream, roster.version, [to_new_event(e) for e in events])
+            except VersionConflict:
+                continue
+            return result.version
+        raise ApplicationError(f"roster {request.program_id} kept changing; will retry")

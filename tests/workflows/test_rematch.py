@@ -1,0 +1,112 @@
+"""Rematch: a pairing closed by a rematch decision or a mentor's withdrawal gets a linked successor."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from domain.pairing import Rematch, Withdraw
+from domain.program import ProgramConfig
+from domain.roster import Participant, Role, participant_id_for
+from eventstore import EventStore
+from tandem import operations
+from workflows.pairing import ActionResult, workflow_id_for
+from workflows.program import ProgramWorkflow
+
+
+def _people(program_id: str) -> list[Participant]:
+    def person(email: str, role: Role, level: int) -> Participant:
+        return Participant(
+            participant_id=participant_id_for(program_id, email),
+            email=email,
+            name=email,
+            role=role,
+            title="t",
+            department=email[:2],
+            level=level,
+            communication_style="direct",
+            timezone="UTC",
+        )
+
+    return [
+        person("m1@example.com", Role.MENTOR, 1),
+        person("m2@example.com", Role.MENTOR, 2),
+        person("m3@example.com", Role.MENTOR, 3),
+        person("e1@example.com", Role.MENTEE, 8),
+    ]
+
+
+async def _wait_for(predicate, what: str, tries: int = 600) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
+    client: Client, worker: Worker, store: EventStore
+) -> None:
+    program_id = f"rem-{uuid.uuid4().hex[:8]}"
+    people = _people(program_id)
+    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="rematch"), participants=people)
+    _, specs = operations.plan(inputs)
+    assert len(specs) == 1
+    version = await operations.enrol(store, inputs)
+    program = await operations.start_program(client, worker.task_queue, inputs, specs, version)
+    first = specs[0].pairing_id
+
+    async def summary():  # type: ignore[no-untyped-def]
+        return await program.query(ProgramWorkflow.query_summary)
+
+    async def pairing_count(n: int) -> bool:
+        return (await summary()).pairings == n
+
+    handle = client.get_workflow_handle(workflow_id_for(first))
+
+    async def exists() -> bool:
+        try:
+            await handle.describe()
+            return True
+        except RPCError:
+            return False
+
+    await _wait_for(exists, "the first pairing")
+    await handle.execute_update("rematch", Rematch(reason="fit check"), result_type=ActionResult)
+    await _wait_for(lambda: pairing_count(2), "the rematch")
+
+    # the successor names its predecessor and has a different mentor
+    stream_ids = {f"pairing-{s.pairing_id}" for s in specs}
+    rows = await store.read_all(after_position=0, limit=100_000)
+    proposed = [r for r in rows if r.type == "PairingProposed" and r.payload.get("replaces") == first]
+    assert len(proposed) == 1 and proposed[0].stream_id not in stream_ids
+    second = proposed[0].stream_id.removeprefix("pairing-")
+    assert proposed[0].payload["mentor_id"] != specs[0].mentor_id
+
+    # the new mentor withdraws: recorded in the roster, and the mentee gets a third mentor
+    second_handle = client.get_workflow_handle(workflow_id_for(second))
+    await second_handle.execute_update(
+        "withdraw", Withdraw(side="mentor", reason="moved team"), result_type=ActionResult
+    )
+    await _wait_for(lambda: pairing_count(3), "the second rematch")
+    roster = [r for r in await store.read_stream(f"roster-{program_id}") if r.type == "ParticipantWithdrawn"]
+    assert [r.payload["participant_id"] for r in roster] == [proposed[0].payload["mentor_id"]]
+
+    # all three mentors now tried: the mentee's withdrawal closes the program
+    rows = await store.read_all(after_position=0, limit=100_000)
+    third = next(
+        r.stream_id.removeprefix("pairing-")
+        for r in rows
+        if r.type == "PairingProposed" and r.payload.get("replaces") == second
+    )
+    await client.get_workflow_handle(workflow_id_for(third)).execute_update(
+        "withdraw", Withdraw(side="mentee", reason="left"), result_type=ActionResult
+    )
+    result = await program.result()
+    assert result.pairings == 3 and result.rematches == 2 and result.closed == 3
+    assert result.outcomes == {"rematched": 1, "withdrawn": 2}
+    assert result.unmatched_after_rematch == 0
