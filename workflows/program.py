@@ -11,6 +11,7 @@ event store, so the program's history holds no personal data.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,8 +136,8 @@ class ProgramWorkflow:
             )
         while self.started < len(inp.pairings):
             batch = inp.pairings[self.started : self.started + START_BATCH]
-            for spec in batch:
-                await self._start_child(spec)
+            # one workflow task issues the whole batch of start commands
+            await asyncio.gather(*(self._start_child(spec) for spec in batch))
             self.started += len(batch)
             self._continue_as_new_if_long()
         while not self._all_closed():

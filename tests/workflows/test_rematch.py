@@ -110,3 +110,64 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert result.pairings == 3 and result.rematches == 2 and result.closed == 3
     assert result.outcomes == {"rematched": 1, "withdrawn": 2}
     assert result.unmatched_after_rematch == 0
+
+
+async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(
+    client: Client, worker: Worker, store: EventStore
+) -> None:
+    from temporalio.testing import TimeSkipper, TimeSkippingConfig
+
+    from domain.pairing import Goal, SubmitMidpoint
+    from tests.workflows.helpers import Driver
+
+    program_id = f"mid-{uuid.uuid4().hex[:8]}"
+    inputs = operations.Inputs(
+        config=ProgramConfig(id=program_id, name="midpoint"), participants=_people(program_id)
+    )
+    _, specs = operations.plan(inputs)
+    version = await operations.enrol(store, inputs)
+    program = await operations.start_program(client, worker.task_queue, inputs, specs, version)
+    handle = client.get_workflow_handle(workflow_id_for(specs[0].pairing_id))
+
+    async def exists() -> bool:
+        try:
+            await handle.describe()
+            return True
+        except RPCError:
+            return False
+
+    await _wait_for(exists, "the first pairing")
+    driver = Driver(handle, TimeSkipper(client, config=TimeSkippingConfig(enabled=False)))  # type: ignore[arg-type]
+    await driver.agree_goals((Goal(title="Learn the app", signal="five journeys done"),))
+    await driver.to_next_alarm("midpoint_opens", limit=80)
+    for side in ("mentor", "mentee"):
+        await driver.act(
+            "submit_midpoint",
+            SubmitMidpoint(
+                side=side,
+                relationship=1,
+                psychological_safety=2,  # type: ignore[arg-type]
+                progress=(10,),
+            ),
+        )
+    state = await driver.state()
+    assert state.midpoint_proposal is not None and state.midpoint_proposal.decision.value == "rematch"
+    await driver.to_next_alarm("override_closes")
+
+    async def successor() -> bool:
+        return (await program.query(ProgramWorkflow.query_summary)).rematches == 1
+
+    await _wait_for(successor, "the successor pairing")
+    rows = await store.read_all(after_position=0, limit=100_000)
+    linked = [
+        r for r in rows if r.type == "PairingProposed" and r.payload.get("replaces") == specs[0].pairing_id
+    ]
+    assert len(linked) == 1
+    closed = [
+        r for r in await store.read_stream(f"pairing-{specs[0].pairing_id}") if r.type == "PairingClosed"
+    ]
+    assert closed[0].payload["outcome"] == "rematched"
+    await program.terminate("test finished")
+    await client.get_workflow_handle(linked[0].stream_id).terminate(
+        "test finished"
+    )  # workflow id = stream id
