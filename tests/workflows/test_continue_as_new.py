@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from temporalio.client import Client
@@ -18,8 +19,15 @@ from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramInput, ProgramWorkflow, program_workflow_id
 
 
-async def _runs(client: Client, workflow_id: str) -> int:
-    return sum([1 async for _ in client.list_workflows(f'WorkflowId = "{workflow_id}"')])
+async def _runs(client: Client, workflow_id: str, at_least: int = 1) -> int:
+    """Runs of a workflow id in visibility, which is eventually consistent: poll for a while."""
+    count = 0
+    for _ in range(100):
+        count = sum([1 async for _ in client.list_workflows(f'WorkflowId = "{workflow_id}"')])
+        if count >= at_least:
+            break
+        await asyncio.sleep(0.1)
+    return count
 
 
 async def test_pairing_continues_as_new_and_the_store_has_every_event_once(
@@ -40,7 +48,7 @@ async def test_pairing_continues_as_new_and_the_store_has_every_event_once(
     assert [(e.version, str(e.event_id)) for e in stored[-len(last_run) :]] == [
         (r.version, r.event_id) for r in last_run
     ]  # ...which is exactly the tail of the store
-    assert await _runs(client, handle.id) >= 3
+    assert await _runs(client, handle.id, 3) >= 3
 
 
 async def test_program_continues_as_new_and_still_counts_every_pairing(
@@ -87,6 +95,6 @@ async def test_program_continues_as_new_and_still_counts_every_pairing(
     summary = await handle.result()
     assert summary.pairings == summary.closed == 5 + summary.rematches == sum(summary.outcomes.values())
     assert summary.by_stage["closed"] == 5
-    assert await _runs(client, handle.id) >= 2
+    assert await _runs(client, handle.id, 2) >= 2
     types = [e.type for e in await store.read_stream(f"program-{program_id}")]
     assert types == ["ProgramCreated", "ProgramConfigured", "ProgramStarted", "ProgramClosed"]
