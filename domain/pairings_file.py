@@ -30,11 +30,15 @@ import re
 from dataclasses import dataclass, field
 
 from domain.compatibility import Offsets
+from domain.csv_input import CONTROL as _CONTROL
+from domain.csv_input import LINE_BREAK as _LINE_BREAK
+from domain.csv_input import MAX_FIELD_LENGTH, header_columns
+from domain.csv_input import Report as _Report
+from domain.csv_input import records as _records
 from domain.matching import Proposal, ProposedPair, allowed, score
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role
-from domain.roster_file import _CONTROL, _LINE_BREAK, MAX_FIELD_LENGTH, _records, _Report
-from domain.validation import InvalidInput, Problem, did_you_mean, is_email
+from domain.validation import InvalidInput, Problem, is_email
 
 REQUIRED_COLUMNS = ("mentor_email", "mentee_email")
 OPTIONAL_COLUMNS = ("score", "reasons")
@@ -139,22 +143,7 @@ def _read(text: str, report: _Report, max_rows: int) -> _Table | None:
 
 
 def _header(line: int, header: list[str], report: _Report) -> dict[str, int]:
-    """Known column name -> 0-based index (first occurrence), reporting unknown/duplicate/missing."""
-    columns: dict[str, int] = {}
-    for index, raw in enumerate(header):
-        name = raw.strip().lower()
-        if not name:
-            report.add(line, index + 1, f"column {index + 1} has no name")
-        elif name not in ALL_COLUMNS:
-            report.add(line, index + 1, f"unknown column {name!r}{did_you_mean(name, ALL_COLUMNS)}")
-        elif name in columns:
-            report.add(line, index + 1, f"duplicate column {name!r} (also column {columns[name] + 1})")
-        else:
-            columns[name] = index
-    for name in REQUIRED_COLUMNS:
-        if name not in columns:
-            report.add(line, 1, f"missing required column {name!r}")
-    return columns
+    return header_columns(line, header, report, required=REQUIRED_COLUMNS, known=ALL_COLUMNS)
 
 
 def _row(line: int, fields: list[str], columns: dict[str, int], width: int, report: _Report) -> _Row:

@@ -18,14 +18,16 @@ Pure: no I/O; the set of known time zones is passed in by the caller.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from domain.csv_input import CONTROL as _CONTROL
+from domain.csv_input import LINE_BREAK as _LINE_BREAK
+from domain.csv_input import MAX_FIELD_LENGTH, header_columns
+from domain.csv_input import Report as _Report
+from domain.csv_input import records as _records
 from domain.roster import Participant, Role, participant_id_for
-from domain.validation import InvalidInput, Problem, did_you_mean, is_email
+from domain.validation import InvalidInput, did_you_mean, is_email
 
 REQUIRED_COLUMNS = (
     "email",
@@ -45,14 +47,11 @@ ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 LIST_COLUMNS = frozenset({"skills_offered", "skills_wanted", "languages", "interests"})
 OPTIONAL_VALUES = frozenset({"manager_email", *OPTIONAL_COLUMNS})  # may be left empty
 
-MAX_FIELD_LENGTH = 200
 MAX_NAME_LENGTH = 120
 LEVELS = (1, 20)
 CAPACITY = (1, 50)
 _LOOP_SHOWN = 8  # longer manager loops are abbreviated in messages (a 10,000-person loop stays readable)
 _SUGGESTIONS = 200  # distinct bad time zones that get a "did you mean" (bounds the fuzzy-matching work)
-_LINE_BREAK = "contains a line break (values must fit on one line; is a quote unclosed?)"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DIGITS = re.compile(r"^\d{1,6}$")
 
 
@@ -64,15 +63,6 @@ class _Row:
     manager: str | None = None
     role: Role | None = None
     level: int | None = None
-
-
-class _Report:
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[Problem] = []
-
-    def add(self, line: int, column: int, message: str) -> None:
-        self.problems.append(Problem(self.filename, max(line, 1), max(column, 1), message))
 
 
 def parse_roster(
@@ -118,39 +108,8 @@ def parse_roster(
     return [_participant(row, program_id) for row in rows]
 
 
-def _records(text: str, report: _Report) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the physical line each starts on; a CSV error ends the file there."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    while True:
-        start = reader.line_num + 1  # line_num counts lines read so far: the next record starts after them
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            report.add(start, 1, f"malformed CSV, reading stopped here: {error}")
-            return
-        if any(f.strip() for f in fields):
-            yield start, fields
-
-
 def _header(line: int, header: list[str], report: _Report) -> dict[str, int]:
-    """Known column name -> 0-based index (first occurrence), reporting unknown/duplicate/missing."""
-    columns: dict[str, int] = {}
-    for index, raw in enumerate(header):
-        name = raw.strip().lower()
-        if not name:
-            report.add(line, index + 1, f"column {index + 1} has no name")
-        elif name not in ALL_COLUMNS:
-            report.add(line, index + 1, f"unknown column {name!r}{did_you_mean(name, ALL_COLUMNS)}")
-        elif name in columns:
-            report.add(line, index + 1, f"duplicate column {name!r} (also column {columns[name] + 1})")
-        else:
-            columns[name] = index
-    for name in REQUIRED_COLUMNS:
-        if name not in columns:
-            report.add(line, 1, f"missing required column {name!r}")
-    return columns
+    return header_columns(line, header, report, required=REQUIRED_COLUMNS, known=ALL_COLUMNS)
 
 
 class _RowChecker:

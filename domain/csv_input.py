@@ -1,0 +1,67 @@
+"""Reading operator-edited CSV files (rosters, pairings) with every problem located.
+
+Shared by the roster and pairings parsers: records with the physical line each starts on (quoted
+fields may span lines), a problem collector, and header checking (unknown, duplicate and missing
+columns, with suggestions). Columns are reported by their 1-based position in the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+
+from domain.validation import Problem, did_you_mean
+
+MAX_FIELD_LENGTH = 200
+LINE_BREAK = "contains a line break (values must fit on one line; is a quote unclosed?)"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Report:
+    """Collects the problems of one file."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, column: int, message: str) -> None:
+        self.problems.append(Problem(self.filename, max(line, 1), max(column, 1), message))
+
+
+def records(text: str, report: Report) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank records with the physical line each starts on; a CSV error ends the file there."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        start = reader.line_num + 1  # line_num counts lines read so far: the next record starts after them
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            report.add(start, 1, f"malformed CSV, reading stopped here: {error}")
+            return
+        if any(f.strip() for f in fields):
+            yield start, fields
+
+
+def header_columns(
+    line: int, header: list[str], report: Report, *, required: Sequence[str], known: Sequence[str]
+) -> dict[str, int]:
+    """Known column name -> 0-based index (first occurrence), reporting unknown/duplicate/missing."""
+    columns: dict[str, int] = {}
+    for index, raw in enumerate(header):
+        name = raw.strip().lower()
+        if not name:
+            report.add(line, index + 1, f"column {index + 1} has no name")
+        elif name not in known:
+            report.add(line, index + 1, f"unknown column {name!r}{did_you_mean(name, known)}")
+        elif name in columns:
+            report.add(line, index + 1, f"duplicate column {name!r} (also column {columns[name] + 1})")
+        else:
+            columns[name] = index
+    for name in required:
+        if name not in columns:
+            report.add(line, 1, f"missing required column {name!r}")
+    return columns
