@@ -153,14 +153,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     stack = LocalStack.ephemeral()
-    addresses = stack.start()
+    stack.start()
     try:
-        settings = Settings(
-            temporal_address=addresses.temporal_address,
-            database_url=addresses.database_url,
-            task_queue="bench",
-            codec_key_file=stack.key_file,
-        )
+        settings = stack.settings("bench")
         print(json.dumps(asyncio.run(bench(settings, args.pairings, args.rounds, args.seed)), indent=1))
     finally:
         stack.stop()

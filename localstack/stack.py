@@ -22,7 +22,7 @@ from localstack.postgres import EmbeddedPostgres
 from localstack.processes import free_port
 from localstack.temporal import TemporalDevServer
 from tandem.codec import generate_key_file
-from tandem.settings import KEY_FILE_NAME
+from tandem.settings import KEY_FILE_NAME, Settings
 from workflows.search import DEV_SERVER_TYPES
 
 
@@ -107,6 +107,16 @@ class LocalStack:
     @property
     def key_file(self) -> Path:
         return self.state_dir / KEY_FILE_NAME
+
+    def settings(self, task_queue: str) -> Settings:
+        """Settings that point a worker and a client at this stack."""
+        addresses = self.addresses
+        return Settings(
+            temporal_address=addresses.temporal_address,
+            database_url=addresses.database_url,
+            task_queue=task_queue,
+            codec_key_file=self.key_file,
+        )
 
     def start(self) -> StackAddresses:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -59,12 +59,7 @@ async def run(
             f"stack up in {time.monotonic() - started:.1f}s (Temporal {addresses.temporal_address}, "
             f"PostgreSQL {addresses.database_url})"
         )
-        settings = Settings(
-            temporal_address=addresses.temporal_address,
-            database_url=addresses.database_url,
-            task_queue="tandem-simulation",
-            codec_key_file=stack.key_file,
-        )
+        settings = stack.settings("tandem-simulation")
         return await _run_program(settings, inputs, specs, seed, console, live)
     finally:
         with console.status("stopping the stack…"):

@@ -101,13 +101,9 @@ async def _save(name: str, history: object) -> Path:
 
 def main() -> None:
     stack = LocalStack.ephemeral()
-    addresses = stack.start()
+    stack.start()
     try:
-        settings = Settings(
-            temporal_address=addresses.temporal_address,
-            database_url=addresses.database_url,
-            task_queue="tandem-histories",
-        )
+        settings = stack.settings("tandem-histories")
         for path in asyncio.run(record_all(settings)):
             print(f"wrote {path.relative_to(HERE.parents[1])} ({path.stat().st_size // 1024} KiB)")
     finally:
