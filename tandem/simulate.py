@@ -42,13 +42,16 @@ async def run(
         f"[bold]{inputs.config.name}[/bold] ({inputs.config.id}): {len(inputs.participants)} people, "
         f"{len(specs)} pairings, {len(proposal.unmatched)} unmatched"
     )
-    for pair in proposal.pairs:
+    shown = 12
+    for pair in proposal.pairs[:shown]:
         console.print(
             f"  {pair.mentor.name} ({pair.mentor.department}, mentor) × {pair.mentee.name} "
             f"({pair.mentee.title}, mentee): {'; '.join(pair.reasons[:2]) or 'compatible'}",
             highlight=False,
         )
-    for person, reason in proposal.unmatched:
+    if len(proposal.pairs) > shown:
+        console.print(f"  … and {len(proposal.pairs) - shown} more pairings")
+    for person, reason in proposal.unmatched[:shown]:
         console.print(f"  unmatched: {person.name}: {reason}", highlight=False)
     stack = LocalStack.ephemeral()
     started = time.monotonic()

@@ -125,6 +125,9 @@ class ProgramWorkflow:
         self.tried_mentors: dict[str, list[str]] = dict(carried.tried_mentors) if carried else {}
         self.withdrawn: set[str] = set(carried.withdrawn) if carried else set()
         self.handled: set[str] = set(carried.handled) if carried else set()
+        # kept incrementally, so that waiting costs O(1) per signal even with thousands of pairings
+        self.closed_ids = {pid for pid, st in self.statuses.items() if st.stage == "closed"}
+        self.pending = sorted(pid for pid in self.closed_ids if pid not in self.handled)
         self.unmatched: list[str] = list(carried.unmatched) if carried else []
         self._planned = {spec.pairing_id for spec in inp.pairings}
 
@@ -142,10 +145,11 @@ class ProgramWorkflow:
             self._continue_as_new_if_long()
         while not self._all_closed():
             await workflow.wait_condition(
-                lambda: self._all_closed() or bool(self._closings()) or self._history_long()
+                lambda: self._all_closed() or bool(self.pending) or self._history_long()
             )
-            for status in self._closings():
-                await self._after_close(status)
+            while self.pending:
+                await self._after_close(self.statuses[self.pending[0]])
+                self.pending.pop(0)
             self._continue_as_new_if_long()
         summary = self._summary()
         await self._record(
@@ -189,17 +193,17 @@ class ProgramWorkflow:
         known = self.statuses.get(status.pairing_id)
         if known is None or status.version >= known.version:  # signals may arrive out of order
             self.statuses[status.pairing_id] = status
+            if status.stage == "closed" and status.pairing_id not in self.closed_ids:
+                self.closed_ids.add(status.pairing_id)
+                if status.pairing_id not in self.handled:
+                    self.pending.append(status.pairing_id)
 
     def _all_closed(self) -> bool:
         return (
             self.started >= len(self.inp.pairings)
-            and all(s.stage == "closed" for s in self.statuses.values())
-            and not self._closings()
+            and len(self.closed_ids) == len(self.statuses)
+            and not self.pending
         )
-
-    def _closings(self) -> list[PairingStatus]:
-        """Closed pairings whose consequences (withdrawal, rematch) are not yet handled."""
-        return [s for s in self.statuses.values() if s.stage == "closed" and s.pairing_id not in self.handled]
 
     async def _after_close(self, status: PairingStatus) -> None:
         """A mentor who withdrew leaves the roster; a mentee who lost a mentor gets a new one."""
