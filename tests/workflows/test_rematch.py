@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 from domain.pairing import Rematch, Withdraw
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
-from eventstore import EventStore
+from eventstore import EventStore, RecordedEvent
 from tandem import operations
 from workflows.pairing import ActionResult, workflow_id_for
 from workflows.program import ProgramWorkflow
@@ -38,6 +38,20 @@ def _people(program_id: str) -> list[Participant]:
         person("m3@example.com", Role.MENTOR, 3),
         person("e1@example.com", Role.MENTEE, 8),
     ]
+
+
+async def _successors(store: EventStore, program_id: str, replaced: str) -> list[RecordedEvent]:
+    """PairingProposed events that name ``replaced`` as the pairing they replace (the mentee's
+    possible pairings are few: one per mentor, ids built from program, mentee and mentor)."""
+    people = _people(program_id)
+    mentee = next(p for p in people if p.role is Role.MENTEE)
+    found = []
+    for mentor in (p for p in people if p.role is Role.MENTOR):
+        stream = f"pairing-{program_id}.{mentee.participant_id}.{mentor.participant_id}"
+        first = (await store.read_stream(stream))[:1]
+        if first and first[0].type == "PairingProposed" and first[0].payload.get("replaces") == replaced:
+            found.append(first[0])
+    return found
 
 
 async def _wait_for(predicate, what: str, tries: int = 600) -> None:  # type: ignore[no-untyped-def]
@@ -81,8 +95,7 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
 
     # the successor names its predecessor and has a different mentor
     stream_ids = {f"pairing-{s.pairing_id}" for s in specs}
-    rows = await store.read_all(after_position=0, limit=100_000)
-    proposed = [r for r in rows if r.type == "PairingProposed" and r.payload.get("replaces") == first]
+    proposed = await _successors(store, program_id, first)
     assert len(proposed) == 1 and proposed[0].stream_id not in stream_ids
     second = proposed[0].stream_id.removeprefix("pairing-")
     assert proposed[0].payload["mentor_id"] != specs[0].mentor_id
@@ -97,12 +110,7 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert [r.payload["participant_id"] for r in roster] == [proposed[0].payload["mentor_id"]]
 
     # all three mentors now tried: the mentee's withdrawal closes the program
-    rows = await store.read_all(after_position=0, limit=100_000)
-    third = next(
-        r.stream_id.removeprefix("pairing-")
-        for r in rows
-        if r.type == "PairingProposed" and r.payload.get("replaces") == second
-    )
+    third = (await _successors(store, program_id, second))[0].stream_id.removeprefix("pairing-")
     await client.get_workflow_handle(workflow_id_for(third)).execute_update(
         "withdraw", Withdraw(side="mentee", reason="left"), result_type=ActionResult
     )
@@ -158,10 +166,7 @@ async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(
         return (await program.query(ProgramWorkflow.query_summary)).rematches == 1
 
     await _wait_for(successor, "the successor pairing")
-    rows = await store.read_all(after_position=0, limit=100_000)
-    linked = [
-        r for r in rows if r.type == "PairingProposed" and r.payload.get("replaces") == specs[0].pairing_id
-    ]
+    linked = await _successors(store, program_id, specs[0].pairing_id)
     assert len(linked) == 1
     closed = [
         r for r in await store.read_stream(f"pairing-{specs[0].pairing_id}") if r.type == "PairingClosed"
