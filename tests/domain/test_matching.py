@@ -5,7 +5,6 @@ forced pair not applied is explained."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -31,37 +30,8 @@ from domain.matching import (
     same_reporting_chain,
     score,
 )
-from domain.program import ProgramConfig
-from domain.roster import Participant, Role, participant_id_for
-
-
-def person(
-    name: str, role: Role = Role.MENTOR, level: int = 2, manager: str | None = None, **extra: Any
-) -> Participant:
-    email = f"{name}@example.com"
-    fields: dict[str, Any] = {
-        "participant_id": participant_id_for("rm-test", email),
-        "email": email,
-        "name": name.title(),
-        "role": role,
-        "title": "Analyst" if role is Role.MENTOR else "Director",
-        "department": "Marketing",
-        "level": level,
-        "manager_email": f"{manager}@example.com" if manager else None,
-        "communication_style": "direct",
-        "timezone": "Europe/London",
-        "languages": ("en",),
-        **extra,
-    }
-    return Participant(**fields)
-
-
-def mentee(name: str, level: int = 8, manager: str | None = None, **extra: Any) -> Participant:
-    return person(name, Role.MENTEE, level, manager, **extra)
-
-
-def config(**matching: Any) -> ProgramConfig:
-    return ProgramConfig.model_validate({"id": "rm-test", "name": "Test", "matching": matching})
+from domain.roster import Participant, Role
+from tests.domain.matching_helpers import config, mentee, person
 
 
 def pairs(proposal: Proposal) -> list[tuple[str, str]]:
