@@ -46,6 +46,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
             notifier.simulate_participants,
             publisher.publish,
             matcher.propose_rematch,
+            matcher.load_plan,
             matcher.withdraw_participant,
         ],
         max_concurrent_activities=50,

@@ -10,11 +10,18 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import RematchProposal, RematchRequest, WithdrawalRequest
+from activities.models import (
+    PairingSpec,
+    PlanChunk,
+    PlanPage,
+    RematchProposal,
+    RematchRequest,
+    WithdrawalRequest,
+)
 from activities.record import load_stream, to_new_event
 from domain.errors import DomainError
 from domain.matching import propose_rematch
-from domain.program import program_stream, replay_program
+from domain.program import PairingPlanned, program_stream, replay_program
 from domain.roster import WithdrawParticipant, decide_roster, replay_roster, roster_stream
 from eventstore import EventStore, VersionConflict
 from tandem.operations import utc_offsets
@@ -51,6 +58,25 @@ class Matcher:
         if pair is None:
             return None
         return RematchProposal(mentor_id=pair.mentor.participant_id, score=pair.score, reasons=pair.reasons)
+
+    @activity.defn(name="load_plan")
+    async def load_plan(self, page: PlanPage) -> PlanChunk:
+        """The next page of the program's planned pairings (recorded by the starter)."""
+        specs: list[PairingSpec] = []
+        last = page.after_version
+        stream = program_stream(page.program_id)
+        for recorded in await self.store.read_stream(stream, page.after_version + 1, limit=page.limit + 2):
+            if recorded.type != PairingPlanned.TYPE:
+                if specs:
+                    break
+                last = recorded.version
+                continue
+            planned = PairingPlanned.model_validate(recorded.payload)
+            specs.append(PairingSpec(**planned.model_dump()))
+            last = recorded.version
+            if len(specs) >= page.limit:
+                break
+        return PlanChunk(pairings=specs, last_version=last)
 
     @activity.defn(name="withdraw_participant")
     async def withdraw_participant(self, request: WithdrawalRequest) -> int:

@@ -80,3 +80,30 @@ class WithdrawalRequest(BaseModel):
     participant_id: str
     reason: str = ""
     occurred_at: AwareDatetime
+
+
+class PairingSpec(BaseModel):
+    """A pairing to start: ids, score and reasons (no names or emails)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    score: float | None = None
+    reasons: tuple[str, ...] = ()
+
+
+class PlanPage(BaseModel):
+    """Read the program's planned pairings after stream version ``after_version``."""
+
+    model_config = ConfigDict(frozen=True)
+    program_id: str
+    after_version: int
+    limit: int
+
+
+class PlanChunk(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    pairings: list[PairingSpec]
+    last_version: int  # where the next page starts

@@ -61,7 +61,7 @@ async def run_ours(
         config=ProgramConfig(id=program_id, name="bench"), participants=roster(program_id, pairs)
     )
     _, specs = operations.plan(inputs)
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
     started = time.perf_counter()
     handle = await operations.start_program(
         client, task_queue, inputs, specs, version, simulation_seed=seed, time_skipping=True

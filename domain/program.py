@@ -210,6 +210,21 @@ class ProgramConfigured(EventPayload):
     config: ProgramConfig
 
 
+class PairingPlanned(EventPayload):
+    """One pairing the program will start: ids, score and reasons only (no names or emails).
+
+    The plan lives in the program's stream, not in workflow input, so a 5,000-pairing program's
+    workflow history stays small: the workflow reads its plan in pages.
+    """
+
+    TYPE = "PairingPlanned"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    score: float | None = None
+    reasons: tuple[str, ...] = ()
+
+
 class ProgramStarted(EventPayload):
     TYPE = "ProgramStarted"
     pairings: int = Field(ge=0)
@@ -238,13 +253,19 @@ class StartProgram(BaseModel):
     pairings: int = Field(ge=0)
 
 
+class PlanPairings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["plan"] = "plan"
+    pairings: tuple[PairingPlanned, ...]
+
+
 class CloseProgram(BaseModel):
     model_config = ConfigDict(frozen=True)
     type: Literal["close"] = "close"
     outcomes: dict[str, int]
 
 
-ProgramCommand = CreateProgram | ConfigureProgram | StartProgram | CloseProgram
+ProgramCommand = CreateProgram | ConfigureProgram | PlanPairings | StartProgram | CloseProgram
 
 
 class ProgramState(BaseModel):
@@ -255,6 +276,7 @@ class ProgramState(BaseModel):
     stage: ProgramStage = ProgramStage.NEW
     config: ProgramConfig | None = None
     pairings: int = 0
+    planned: int = 0
     outcomes: dict[str, int] = Field(default_factory=dict)
 
     @property
@@ -300,6 +322,17 @@ def decide_program(state: ProgramState, command: ProgramCommand, now: datetime) 
                     config.id,
                 )
             payloads = [ProgramConfigured(config=config)]
+        case PlanPairings(pairings=planned):
+            if state.stage is not ProgramStage.CREATED:
+                raise InvalidTransition(
+                    "program-not-plannable",
+                    f"program {state.program_id} is {state.stage}; pairings are planned before it starts",
+                    str(state.stage),
+                )
+            ids = [p.pairing_id for p in planned]
+            if len(set(ids)) != len(ids):
+                raise RuleViolation("duplicate-pairing", "the same pairing is planned twice", ids)
+            payloads = list(planned)
         case StartProgram(pairings=pairings):
             if state.stage is not ProgramStage.CREATED:
                 raise InvalidTransition(
@@ -326,6 +359,8 @@ def evolve_program(state: ProgramState, event: Event) -> ProgramState:
             update["stage"] = ProgramStage.CREATED
         case ProgramConfigured(config=config):
             update["config"] = config
+        case PairingPlanned():
+            update["planned"] = state.planned + 1
         case ProgramStarted(pairings=pairings):
             update["stage"] = ProgramStage.RUNNING
             update["pairings"] = pairings

@@ -432,12 +432,16 @@ class EventStore:
                     return VersionConflict(b.stream_id, b.expected_version, actual[b.stream_id])
         return None
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        """Events of one stream from ``from_version`` on, in version order ([] for an unknown stream)."""
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of one stream from ``from_version`` on, in version order ([] for an unknown stream);
+        at most ``limit`` of them when given (page through long streams)."""
         rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version",
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3",
             stream_id,
             from_version,
+            limit,
         )
         return [_recorded(r) for r in rows]
 

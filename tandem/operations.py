@@ -8,6 +8,7 @@ reported together. Enrolment writes the program and roster streams straight into
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,18 +17,28 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
+from activities.models import PairingSpec
 from activities.record import to_new_event
 from domain.matching import Proposal, pairing_id_for, propose_pairings
 from domain.pairing import PairingTerms
 from domain.pairings_file import parse_pairings
-from domain.program import CreateProgram, ProgramConfig, decide_program, initial_program, program_stream
+from domain.program import (
+    CreateProgram,
+    PairingPlanned,
+    PlanPairings,
+    ProgramConfig,
+    decide_program,
+    evolve_program,
+    initial_program,
+    program_stream,
+)
 from domain.program_file import parse_program
 from domain.roster import EnrollParticipant, Participant, decide_roster, evolve_roster, initial_roster
 from domain.roster_file import parse_roster
 from domain.validation import InvalidInput, Problem
 from eventstore import EventStore
 from workflows import search
-from workflows.program import PairingSpec, ProgramInput, ProgramSummary, ProgramWorkflow, program_workflow_id
+from workflows.program import ProgramInput, ProgramSummary, ProgramWorkflow, program_workflow_id
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -145,13 +156,21 @@ class ProgramExists(RuntimeError):
     pass
 
 
-async def enrol(store: EventStore, inputs: Inputs, now: datetime | None = None) -> int:
-    """Record the program and its roster; returns the program stream's version."""
+async def enrol(
+    store: EventStore, inputs: Inputs, specs: Sequence[PairingSpec], now: datetime | None = None
+) -> int:
+    """Record the program, its planned pairings and its roster in one transaction; returns the
+    program stream's version (what the program workflow appends after)."""
     now = now or datetime.now(UTC)
     program_id = inputs.config.id
     if await store.stream_version(program_stream(program_id)) > 0:
         raise ProgramExists(f"program {program_id!r} already exists; choose another id in the program file")
-    program_events = decide_program(initial_program(program_id), CreateProgram(config=inputs.config), now)
+    program = initial_program(program_id)
+    program_events = decide_program(program, CreateProgram(config=inputs.config), now)
+    for event in program_events:
+        program = evolve_program(program, event)
+    plan = PlanPairings(pairings=tuple(PairingPlanned(**spec.model_dump()) for spec in specs))
+    program_events += decide_program(program, plan, now)
     roster = initial_roster(program_id)
     roster_events = []
     for person in inputs.participants:
@@ -188,7 +207,7 @@ async def start_program(
             program_id=inputs.config.id,
             program_version=program_version,
             terms=PairingTerms.from_program(inputs.config),
-            pairings=specs,
+            planned=len(specs),
             channel=channel,
             simulation_seed=simulation_seed,
         ),

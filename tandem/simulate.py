@@ -16,13 +16,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from activities.models import PairingSpec
 from eventstore import EventStore
 from localstack.stack import LocalStack
 from tandem import operations
 from tandem.settings import Settings
 from tandem.temporal import connect
 from tandem.watch import follow
-from workflows.program import PairingSpec, ProgramSummary
+from workflows.program import ProgramSummary
 
 
 async def run(
@@ -86,7 +87,7 @@ async def _run_program(
         label = _labeller(inputs.config.id, {pid: p.name for pid, p in people.items()})
         planned = {spec.pairing_id for spec in specs}
         async with running_worker(settings, client):
-            version = await operations.enrol(store, inputs)
+            version = await operations.enrol(store, inputs, specs)
             after = await store.head_position()
             handle = await operations.start_program(
                 client, settings.task_queue, inputs, specs, version, simulation_seed=seed, time_skipping=True

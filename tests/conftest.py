@@ -96,8 +96,12 @@ def temporal_address(state_dir: Path) -> Iterator[str]:
 def settings(temporal_address: str, tandem_dsn: str, state_dir: Path) -> Settings:
     """Test settings; payloads are encrypted with a key made for this session only."""
     key_file = generate_key_file(state_dir / "codec-keys.json")
-    return Settings(temporal_address=temporal_address, database_url=tandem_dsn, task_queue="tandem-test",
-                    codec_key_file=key_file)
+    return Settings(
+        temporal_address=temporal_address,
+        database_url=tandem_dsn,
+        task_queue="tandem-test",
+        codec_key_file=key_file,
+    )
 
 
 @pytest.fixture(scope="session")

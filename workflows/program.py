@@ -17,10 +17,14 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
+        PairingSpec,
+        PlanChunk,
+        PlanPage,
         RecordBatch,
         RecordOutcome,
         RematchProposal,
@@ -47,28 +51,64 @@ HISTORY_LIMIT = 10_000  # continue-as-new well before Temporal's 50k-event limit
 STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
 
 
-class PairingSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    pairing_id: str
-    mentor_id: str
-    mentee_id: str
-    score: float | None = None
-    reasons: tuple[str, ...] = ()
+_OUTCOMES = ("", "completed", "ended_early", "withdrawn", "rematched")
+_SIDES = ("", "mentor", "mentee")
+Row = list[str | int]
 
 
 class ProgramCarry(BaseModel):
-    """What a program hands to its next run on continue-as-new."""
+    """What a program hands to its next run on continue-as-new, compact: one short row per pairing,
+    so that a 5,000-pairing program's carry stays far below Temporal's payload limit."""
 
     model_config = ConfigDict(frozen=True)
 
     version: int
     started: int
-    statuses: dict[str, PairingStatus]
+    plan_cursor: int = 0
+    successors: int = 0
+    rows: list[Row] = Field(default_factory=list)
     tried_mentors: dict[str, list[str]] = Field(default_factory=dict)
     withdrawn: list[str] = Field(default_factory=list)
-    handled: list[str] = Field(default_factory=list)
     unmatched: list[str] = Field(default_factory=list)
+
+
+def _pack(program_id: str, status: PairingStatus, handled: bool) -> Row:
+    flags = (
+        int(status.at_risk)
+        | int(status.ever_at_risk) << 1
+        | int(status.goals_overdue) << 2
+        | int(handled) << 3
+    )
+    derived = f"{program_id}.{status.mentee_id}.{status.mentor_id}"
+    return [
+        status.mentee_id,
+        status.mentor_id,
+        STAGES.index(status.stage),
+        flags,
+        _OUTCOMES.index(status.outcome or ""),
+        _SIDES.index(status.withdrawn_side or ""),
+        status.held_sessions,
+        status.version,
+        "" if status.pairing_id == derived else status.pairing_id,
+    ]
+
+
+def _unpack(program_id: str, row: Row) -> tuple[PairingStatus, bool]:
+    mentee, mentor, stage, flags, outcome, side, held, version, pairing_id = row
+    status = PairingStatus(
+        pairing_id=str(pairing_id) or f"{program_id}.{mentee}.{mentor}",
+        mentee_id=str(mentee),
+        mentor_id=str(mentor),
+        stage=STAGES[int(stage)],
+        at_risk=bool(int(flags) & 1),
+        ever_at_risk=bool(int(flags) & 2),
+        goals_overdue=bool(int(flags) & 4),
+        outcome=_OUTCOMES[int(outcome)] or None,
+        withdrawn_side=_SIDES[int(side)] or None,
+        held_sessions=int(held),
+        version=int(version),
+    )
+    return status, bool(int(flags) & 8)
 
 
 class ProgramInput(BaseModel):
@@ -77,7 +117,8 @@ class ProgramInput(BaseModel):
     program_id: str
     program_version: int = Field(ge=1, description="program stream version written by the starter")
     terms: PairingTerms
-    pairings: list[PairingSpec]
+    planned: int = Field(0, ge=0, description="pairings planned in the program stream (read in pages)")
+    pairings: list[PairingSpec] = Field(default_factory=list, description="inline plan of the first version")
     channel: str = "console"
     simulation_seed: int | None = None
     max_rematches: int = Field(2, ge=0, description="new mentors one mentee may get after the first")
@@ -120,25 +161,42 @@ class ProgramWorkflow:
             stage=ProgramStage.RUNNING if carried else ProgramStage.CREATED,
         )
         self.started = carried.started if carried else 0
-        self.statuses: dict[str, PairingStatus] = dict(carried.statuses) if carried else {}
+        self.plan_cursor = carried.plan_cursor if carried else inp.program_version - inp.planned
+        self.successors = carried.successors if carried else 0
+        self.statuses: dict[str, PairingStatus] = {}
         # rematches: mentee -> mentors tried so far; closed pairings already acted upon
+        self.handled: set[str] = set()
+        for row in carried.rows if carried else []:
+            status, handled = _unpack(inp.program_id, row)
+            self.statuses[status.pairing_id] = status
+            if handled:
+                self.handled.add(status.pairing_id)
         self.tried_mentors: dict[str, list[str]] = dict(carried.tried_mentors) if carried else {}
         self.withdrawn: set[str] = set(carried.withdrawn) if carried else set()
-        self.handled: set[str] = set(carried.handled) if carried else set()
         # kept incrementally, so that waiting costs O(1) per signal even with thousands of pairings
         self.closed_ids = {pid for pid, st in self.statuses.items() if st.stage == "closed"}
         self.pending = sorted(pid for pid in self.closed_ids if pid not in self.handled)
         self.unmatched: list[str] = list(carried.unmatched) if carried else []
-        self._planned = {spec.pairing_id for spec in inp.pairings}
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramSummary:
         if inp.carried is None:
             await self._record(
-                decide_program(self.state, StartProgram(pairings=len(inp.pairings)), workflow.now())
+                decide_program(self.state, StartProgram(pairings=self._total()), workflow.now())
             )
-        while self.started < len(inp.pairings):
-            batch = inp.pairings[self.started : self.started + START_BATCH]
+        # Programs read their plan from the event store in pages (history stays small at 5,000
+        # pairings); the first version took it inline in its input. Patched: old histories replay.
+        from_store = workflow.patched("plan-from-event-store")
+        while self.started < self._total():
+            batch = (
+                await self._next_batch()
+                if from_store
+                else inp.pairings[self.started : self.started + START_BATCH]
+            )
+            if not batch:
+                raise ApplicationError(
+                    f"program {inp.program_id}: the plan ends after {self.started} pairings"
+                )
             # one workflow task issues the whole batch of start commands
             await asyncio.gather(*(self._start_child(spec) for spec in batch))
             self.started += len(batch)
@@ -156,6 +214,24 @@ class ProgramWorkflow:
             decide_program(self.state, CloseProgram(outcomes=summary.outcomes), workflow.now())
         )
         return summary.model_copy(update={"stage": "closed"})
+
+    def _total(self) -> int:
+        return self.inp.planned or len(self.inp.pairings)
+
+    async def _next_batch(self) -> list[PairingSpec]:
+        chunk = await workflow.execute_activity(
+            "load_plan",
+            PlanPage(
+                program_id=self.inp.program_id,
+                after_version=self.plan_cursor,
+                limit=min(START_BATCH, self._total() - self.started),
+            ),
+            result_type=PlanChunk,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RETRY,
+        )
+        self.plan_cursor = chunk.last_version
+        return chunk.pairings
 
     async def _start_child(self, spec: PairingSpec, replaces: str | None = None) -> None:
         await workflow.start_child_workflow(
@@ -260,6 +336,7 @@ class ProgramWorkflow:
             reasons=proposal.reasons,
         )
         await self._start_child(spec, replaces=old.pairing_id)
+        self.successors += 1
 
     def _history_long(self) -> bool:
         info = workflow.info()
@@ -272,10 +349,13 @@ class ProgramWorkflow:
             carry = ProgramCarry(
                 version=self.state.version,
                 started=self.started,
-                statuses=self.statuses,
+                plan_cursor=self.plan_cursor,
+                successors=self.successors,
+                rows=[
+                    _pack(self.inp.program_id, st, pid in self.handled) for pid, st in self.statuses.items()
+                ],
                 tried_mentors=self.tried_mentors,
                 withdrawn=sorted(self.withdrawn),
-                handled=sorted(self.handled),
                 unmatched=self.unmatched,
             )
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
@@ -306,7 +386,7 @@ class ProgramWorkflow:
         return ProgramSummary(
             program_id=self.inp.program_id,
             stage=self.state.stage.value,
-            pairings=max(len(self.inp.pairings), len(statuses)),
+            pairings=max(self._total(), len(statuses)),
             started=self.started,
             closed=by_stage["closed"],
             by_stage=by_stage,
@@ -315,7 +395,7 @@ class ProgramWorkflow:
             outcomes=dict(sorted(outcomes.items())),
             at_risk_ever=sum(1 for s in statuses if s.ever_at_risk),
             held_sessions=sum(s.held_sessions for s in statuses),
-            rematches=sum(1 for s in statuses if s.pairing_id not in self._planned),
+            rematches=self.successors,
             unmatched_after_rematch=len(self.unmatched),
         )
 

@@ -82,7 +82,7 @@ def start(
         client = await connect(settings)
         store = await EventStore.open(settings.database_url, migrate=True)
         try:
-            version = await operations.enrol(store, inputs)
+            version = await operations.enrol(store, inputs, specs)
             handle = await operations.start_program(
                 client,
                 settings.task_queue,

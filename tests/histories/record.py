@@ -1,20 +1,24 @@
-"""Regenerate the recorded workflow histories replayed by the tests: `make histories`.
+"""Record workflow histories for the replay corpus: `make histories` (or `... record NAME ...`).
 
 Each scenario runs against a throw-away embedded stack with simulated participants under time
 skipping, and its history is written as JSON next to this file. Commit the files: CI replays them
-with today's workflow code, so a change that breaks determinism fails the build.
+with today's workflow code, so a change that breaks determinism fails the build. Keep histories of
+older workflow versions (recorded before a `workflow.patched` change): they prove the old branch
+still replays. Record new scenarios under new names rather than overwriting old ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.models import PairingSpec
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
 from domain.simulation import Behaviour
@@ -23,9 +27,9 @@ from localstack.stack import LocalStack
 from tandem import operations
 from tandem.settings import Settings
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
-from workflows.program import PairingSpec
 
 HERE = Path(__file__).resolve().parent
+PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
     "pairing_completed": "diligent",
     "pairing_flaky_at_risk": "flaky",
@@ -48,7 +52,7 @@ def _person(program_id: str, email: str, role: Role, level: int) -> Participant:
     )
 
 
-async def record_all(settings: Settings) -> list[Path]:
+async def record_all(settings: Settings, only: set[str] | None = None) -> list[Path]:
     from worker import running_worker
 
     # Plaintext on purpose: the corpus holds simulated data only, and replaying it must not need a key.
@@ -56,12 +60,16 @@ async def record_all(settings: Settings) -> list[Path]:
     written: list[Path] = []
     async with running_worker(settings, client) as worker:
         for name, behaviour in PAIRING_SCENARIOS.items():
+            if only and name not in only:
+                continue
             inp = new_pairing_input(simulation_seed=0)
             inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, behaviour)})
             handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
             await handle.result()
             written.append(await _save(name, await handle.fetch_history()))
 
+        if only and PROGRAM_SCENARIO not in only:
+            return written
         program_id = "history-program"
         config = ProgramConfig(id=program_id, name="recorded program")
         people = [
@@ -71,11 +79,6 @@ async def record_all(settings: Settings) -> list[Path]:
             _person(program_id, "e2@example.com", Role.MENTEE, 8),
         ]
         inputs = operations.Inputs(config=config, participants=people)
-        store = await EventStore.open(settings.database_url, migrate=False)
-        try:
-            version = await operations.enrol(store, inputs, datetime.now(UTC))
-        finally:
-            await store.close()
         specs = [
             PairingSpec(
                 pairing_id=f"{program_id}.{people[i + 2].participant_id}.{people[i].participant_id}",
@@ -84,11 +87,16 @@ async def record_all(settings: Settings) -> list[Path]:
             )
             for i in range(2)
         ]
+        store = await EventStore.open(settings.database_url, migrate=False)
+        try:
+            version = await operations.enrol(store, inputs, specs, datetime.now(UTC))
+        finally:
+            await store.close()
         handle = await operations.start_program(
             client, worker.task_queue, inputs, specs, version, simulation_seed=3, time_skipping=True
         )
         await handle.result()
-        written.append(await _save("program_two_pairings", await handle.fetch_history()))
+        written.append(await _save(PROGRAM_SCENARIO, await handle.fetch_history()))
     return written
 
 
@@ -104,7 +112,8 @@ def main() -> None:
     stack.start()
     try:
         settings = stack.settings("tandem-histories")
-        for path in asyncio.run(record_all(settings)):
+        only = set(sys.argv[1:]) or None
+        for path in asyncio.run(record_all(settings, only)):
             print(f"wrote {path.relative_to(HERE.parents[1])} ({path.stat().st_size // 1024} KiB)")
     finally:
         stack.stop()

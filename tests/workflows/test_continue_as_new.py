@@ -75,7 +75,7 @@ async def test_program_continues_as_new_and_still_counts_every_pairing(
     config = ProgramConfig(id=program_id, name="continue-as-new")
     inputs = operations.Inputs(config=config, participants=people)
     _, specs = operations.plan(inputs)
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
     handle = await skipper.client.start_workflow(
         ProgramWorkflow.run,
@@ -83,7 +83,7 @@ async def test_program_continues_as_new_and_still_counts_every_pairing(
             program_id=program_id,
             program_version=version,
             terms=PairingTerms.from_program(config),
-            pairings=specs,
+            planned=len(specs),
             channel="simulated",
             simulation_seed=4,
             history_limit=25,
@@ -97,4 +97,10 @@ async def test_program_continues_as_new_and_still_counts_every_pairing(
     assert summary.by_stage["closed"] == summary.pairings
     assert await _runs(client, handle.id, 2) >= 2
     types = [e.type for e in await store.read_stream(f"program-{program_id}")]
-    assert types == ["ProgramCreated", "ProgramConfigured", "ProgramStarted", "ProgramClosed"]
+    assert types == [
+        "ProgramCreated",
+        "ProgramConfigured",
+        *["PairingPlanned"] * 5,
+        "ProgramStarted",
+        "ProgramClosed",
+    ]

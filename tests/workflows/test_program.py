@@ -44,7 +44,7 @@ async def test_program_runs_its_pairings_to_closure(
     inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="test program"), participants=people)
     proposal, specs = operations.plan(inputs)
     assert len(specs) == 4 and not proposal.unmatched
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
 
     handle = await operations.start_program(
         client, worker.task_queue, inputs, specs, version, simulation_seed=11, time_skipping=True
@@ -56,7 +56,13 @@ async def test_program_runs_its_pairings_to_closure(
     assert sum(summary.outcomes.values()) == summary.pairings
     total = summary.pairings
     program_events = [e.type for e in await store.read_stream(f"program-{program_id}")]
-    assert program_events == ["ProgramCreated", "ProgramConfigured", "ProgramStarted", "ProgramClosed"]
+    assert program_events == [
+        "ProgramCreated",
+        "ProgramConfigured",
+        *["PairingPlanned"] * 4,
+        "ProgramStarted",
+        "ProgramClosed",
+    ]
     roster = await store.read_stream(f"roster-{program_id}")
     assert [e.type for e in roster].count("ParticipantEnrolled") == 8
 
@@ -78,9 +84,9 @@ async def test_enrolling_the_same_program_twice_is_refused(store: EventStore) ->
     inputs = operations.Inputs(
         config=ProgramConfig(id=program_id, name="once"), participants=[_person(program_id, 0, Role.MENTOR)]
     )
-    await operations.enrol(store, inputs)
+    await operations.enrol(store, inputs, [])
     try:
-        await operations.enrol(store, inputs)
+        await operations.enrol(store, inputs, [])
     except operations.ProgramExists as exc:
         assert program_id in str(exc)
     else:
@@ -104,7 +110,7 @@ async def test_a_hundred_pairing_program_completes(client: Client, worker: Worke
     inputs = operations.Inputs(config=config, participants=people)
     _, specs = operations.plan(inputs)
     assert len(specs) == 100
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
     handle = await operations.start_program(
         client, worker.task_queue, inputs, specs, version, simulation_seed=2, time_skipping=True
     )

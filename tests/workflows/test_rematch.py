@@ -70,7 +70,7 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="rematch"), participants=people)
     _, specs = operations.plan(inputs)
     assert len(specs) == 1
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
     program = await operations.start_program(client, worker.task_queue, inputs, specs, version)
     first = specs[0].pairing_id
 
@@ -133,7 +133,7 @@ async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(
         config=ProgramConfig(id=program_id, name="midpoint"), participants=_people(program_id)
     )
     _, specs = operations.plan(inputs)
-    version = await operations.enrol(store, inputs)
+    version = await operations.enrol(store, inputs, specs)
     program = await operations.start_program(client, worker.task_queue, inputs, specs, version)
     handle = client.get_workflow_handle(workflow_id_for(specs[0].pairing_id))
 
