@@ -59,6 +59,7 @@ from domain.pairing import (
     SessionStatus,
 )
 from domain.program import (
+    PairingPlanned,
     ProgramClosed,
     ProgramConfig,
     ProgramConfigured,
@@ -154,6 +155,13 @@ SAMPLES: dict[str, EventPayload] = {
         PairingClosed(outcome=Outcome.WITHDRAWN, reason="mentee withdrew", withdrawn_side="mentee"),
         ProgramCreated(program_id="rm-test", name="Test program"),
         ProgramConfigured(config=CONFIG),
+        PairingPlanned(
+            pairing_id="rm-test.pa.pb",
+            mentor_id="pa",
+            mentee_id="pb",
+            score=0.72,
+            reasons=("same communication style",),
+        ),
         ProgramStarted(pairings=12),
         ProgramClosed(outcomes={"completed": 10, "withdrawn": 2}),
         ParticipantEnrolled(participant=PERSON),
