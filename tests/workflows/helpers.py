@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 
@@ -79,9 +80,23 @@ class Driver:
             alarm = await self.handle.query(PairingWorkflow.query_next_deadline)
             assert alarm is not None, "the pairing waits for nobody's clock"
             await self.advance(max(alarm.at - await self.now(), timedelta(0)) + timedelta(seconds=1))
+            await self._handled(alarm)
             if kind is None or alarm.kind == kind:
                 return alarm
         raise AssertionError(f"no {kind} alarm within {limit} alarms")
+
+    async def _handled(self, alarm: Alarm, within: float = 20.0) -> None:
+        """Wait until the workflow has acted on the fired timer (its next alarm is another one).
+
+        The timer fires on the server; the workflow reacts in its next task. An Update sent in
+        between would be validated against the state before the alarm (the SDK applies Updates
+        before timers within one activation), so tests wait for the reaction first.
+        """
+        deadline = asyncio.get_running_loop().time() + within
+        while await self.handle.query(PairingWorkflow.query_next_deadline) == alarm:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the pairing did not act on its {alarm.kind} alarm within {within}s")
+            await asyncio.sleep(0.05)
 
     async def agree_goals(self, goals: tuple[Goal, ...]) -> None:
         for side in ("mentor", "mentee"):
