@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import pytest
@@ -25,6 +25,7 @@ from domain.events import (
     upcast,
     upcaster,
 )
+from domain.leavers import LeaversImported, ParticipantLeftCompany
 from domain.pairing import (
     AtRiskCleared,
     AtRiskFlagged,
@@ -163,6 +164,8 @@ SAMPLES: dict[str, EventPayload] = {
             reasons=("same communication style",),
         ),
         ProgramStarted(pairings=12),
+        ParticipantLeftCompany(participant_id="p0123456789ab", left_on=date(2027, 6, 30)),
+        LeaversImported(as_of=date(2027, 9, 1), rows=3, participants=2, recorded=2),
         ProgramClosed(outcomes={"completed": 10, "withdrawn": 2}),
         ParticipantEnrolled(participant=PERSON),
         ParticipantWithdrawn(participant_id="p0123456789ab", reason="left the company"),
