@@ -22,13 +22,16 @@ from activities.notify import Notifier
 from activities.publish import Publisher
 from activities.record import Recorder
 from eventstore import EventStore
+from eventstore.projections import kept_up
 from tandem import logs
+from tandem.report import read_models
 from tandem.settings import Settings
 from tandem.temporal import connect
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 WORKFLOWS = [ProgramWorkflow, PairingWorkflow]
+PROJECTION_INTERVAL = 5.0  # seconds between catch-ups of the read models that reports read
 
 
 def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
@@ -57,12 +60,13 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
 
 @asynccontextmanager
 async def running_worker(settings: Settings, client: Client | None = None) -> AsyncIterator[Worker]:
-    """A started worker with its own event-store pool; both are closed on exit."""
+    """A started worker with its own event-store pool, catching up the read models; all closed on exit."""
     client = client or await connect(settings)
     store = await EventStore.open(settings.database_url, migrate=True)
     try:
         worker = build_worker(client, store, settings.task_queue)
-        async with worker:
+        # the read models are caught up in the background while the worker runs, and stop with it
+        async with worker, kept_up(read_models.runner(store.pool), PROJECTION_INTERVAL):
             yield worker
     finally:
         await store.close()
