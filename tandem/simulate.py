@@ -34,6 +34,7 @@ async def run(
     *,
     live: bool = True,
     pairings: Path | None = None,
+    report_dir: Path | None = None,
 ) -> ProgramSummary:
     inputs = operations.load_inputs(program, roster)
     proposal, specs = operations.plan(
@@ -64,7 +65,7 @@ async def run(
             f"PostgreSQL {addresses.database_url})"
         )
         settings = stack.settings("tandem-simulation")
-        return await _run_program(settings, inputs, specs, seed, console, live)
+        return await _run_program(settings, inputs, specs, seed, console, live, report_dir)
     finally:
         with console.status("stopping the stack…"):
             await asyncio.to_thread(stack.stop)
@@ -77,6 +78,7 @@ async def _run_program(
     seed: int,
     console: Console,
     live: bool,
+    report_dir: Path | None = None,
 ) -> ProgramSummary:
     from worker import running_worker
 
@@ -102,9 +104,52 @@ async def _run_program(
                     await asyncio.wait([result_task])
             summary = await result_task
             _print_summary(console, summary, time.monotonic() - started)
-            return summary
+        if report_dir is not None:
+            await write_report(store, inputs.config.id, report_dir, console)
+        return summary
     finally:
         await store.close()
+
+
+async def write_report(store: EventStore, program_id: str, directory: Path, console: Console) -> list[Path]:
+    """The program's impact report as HTML (charts) and JSON in ``directory``, and its scorecard printed.
+
+    The throw-away stack goes away with the demo; the report files stay for the user to open.
+    """
+    import json
+
+    from tandem.report import render_html, report_for, to_dict
+    from tandem.report.export import display, display_target, verdict
+    from tandem.report.html import LABELS, STATUS_TEXT
+
+    report = await report_for(store.pool, program_id)
+    html, data = directory / f"{program_id}.html", directory / f"{program_id}.json"
+    files = {
+        html: render_html(report),
+        data: json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n",
+    }
+    await asyncio.to_thread(_save, files)
+    table = Table(title=f"Impact report of {program_id} (events up to position {report.position})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    table.add_column("verdict")
+    for metric in report.metrics:
+        table.add_row(
+            LABELS.get(metric.name, metric.name),
+            display(metric.unit, metric.value) if metric.status == "measured" else STATUS_TEXT[metric.status],
+            ", ".join(display_target(metric.unit, t) for t in metric.targets) or "-",
+            verdict(metric),
+        )
+    console.print(table)
+    console.print(f"report: {html} (open in a browser) and {data}", highlight=False)
+    return [html, data]
+
+
+def _save(files: dict[Path, str]) -> None:
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def _labeller(program_id: str, names: dict[str, str]) -> Callable[[str], str]:

@@ -16,18 +16,32 @@ from tandem.cli.common import EXAMPLES, PairingsOpt, ProgramOpt, RosterOpt, app,
 from tandem.settings import Settings
 
 
-def _simulate(program: Path, roster: Path, seed: int, live: bool, pairings: Path | None = None) -> None:
+def _simulate(
+    program: Path,
+    roster: Path,
+    seed: int,
+    live: bool,
+    pairings: Path | None = None,
+    report_dir: Path | None = None,
+) -> None:
     from tandem.simulate import run
 
     logs.configure("console", level="WARNING")
     try:
-        summary = asyncio.run(run(program, roster, seed, out, live=live, pairings=pairings))
+        summary = asyncio.run(
+            run(program, roster, seed, out, live=live, pairings=pairings, report_dir=report_dir)
+        )
     except InvalidInput as exc:
         raise fail_input(exc) from None
     except StackError as exc:
         raise fail(str(exc)) from None
     if summary.closed != summary.pairings:
         raise fail(f"only {summary.closed} of {summary.pairings} pairings closed")
+
+
+ReportDirOpt = Annotated[
+    Path | None, typer.Option("--report-dir", help="also write the impact report (HTML and JSON) here")
+]
 
 
 @app.command()
@@ -37,9 +51,10 @@ def simulate(
     seed: Annotated[int, typer.Option(help="seed of the simulated participants' behaviours")] = 1,
     pairings: PairingsOpt = None,
     live: Annotated[bool, typer.Option(help="print every pairing's stage changes as they happen")] = False,
+    report_dir: ReportDirOpt = None,
 ) -> None:
     """Run a program with simulated participants under time skipping, on a throw-away stack."""
-    _simulate(program, roster, seed, live, pairings)
+    _simulate(program, roster, seed, live, pairings, report_dir)
 
 
 @app.command()
@@ -47,9 +62,12 @@ def demo(
     program: Annotated[Path, typer.Option(help="program file")] = EXAMPLES / "program.yaml",
     roster: Annotated[Path, typer.Option(help="roster")] = EXAMPLES / "roster.csv",
     seed: Annotated[int, typer.Option(help="seed of the simulated participants")] = 7,
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", help="where the impact report (HTML and JSON) is written")
+    ] = Path("reports"),
 ) -> None:
-    """The example program end to end, stage by stage, on a throw-away stack (what `make demo` runs)."""
-    _simulate(program, roster, seed, live=True)
+    """The example program end to end, stage by stage, then its impact report (what `make demo` runs)."""
+    _simulate(program, roster, seed, live=True, report_dir=report_dir)
 
 
 @app.command()
