@@ -30,11 +30,12 @@ from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 
 HERE = Path(__file__).resolve().parent
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
+# "pairing_*.json" without a suffix are the first versions (before the "pairing-memo" patch).
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed": "diligent",
-    "pairing_flaky_at_risk": "flaky",
-    "pairing_withdrawn": "drops_out",
-    "pairing_mismatched": "mismatched",
+    "pairing_completed_memo": "diligent",
+    "pairing_flaky_at_risk_memo": "flaky",
+    "pairing_withdrawn_memo": "drops_out",
+    "pairing_mismatched_memo": "mismatched",
 }
 
 
