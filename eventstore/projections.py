@@ -200,7 +200,11 @@ class ProjectionRunner:
                 async with conn.transaction(isolation="repeatable_read"):
                     applied, position, rebuilt = await self._in_transaction(conn, rebuild)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1, $2)", _LOCK_CLASS, self._lock_key)
+                try:
+                    await conn.execute("SELECT pg_advisory_unlock($1, $2)", _LOCK_CLASS, self._lock_key)
+                except BaseException:
+                    conn.terminate()  # never back into the pool holding the session lock
+                    raise
         return RunResult(applied, position, time.perf_counter() - started, rebuilt)
 
     async def _in_transaction(self, conn: Any, rebuild: bool) -> tuple[int, int, bool]:
