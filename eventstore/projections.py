@@ -30,7 +30,6 @@ its snapshot is taken after the previous holder committed its checkpoint.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -38,6 +37,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+import orjson
 
 __all__ = [
     "Checkpoint",
@@ -234,7 +235,7 @@ class ProjectionRunner:
                 rows = await conn.fetch(_SINCE + _ORDER, after, self._types, self.page_size, remembered)
             if not rows:
                 break
-            loads = json.loads
+            loads = orjson.loads  # a third of a rebuild's time went to json.loads
             events = [
                 ProjectedEvent(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6])
                 for r in rows  # positional: a Record's items by index are the cheapest access
