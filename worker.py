@@ -31,6 +31,7 @@ from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 WORKFLOWS = [ProgramWorkflow, PairingWorkflow]
+MAX_CACHED_WORKFLOWS = 10_000
 PROJECTION_INTERVAL = 5.0  # seconds between catch-ups of the read models that reports read
 
 
@@ -54,6 +55,10 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
         ],
         max_concurrent_activities=50,
         max_concurrent_workflow_tasks=50,
+        # Every running pairing is a cached workflow. Past the cache (SDK default 1,000) each workflow
+        # task of an evicted pairing replays its history and re-imports its module in the sandbox:
+        # a program of 5,000 pairings spent most of the worker's time doing that.
+        max_cached_workflows=MAX_CACHED_WORKFLOWS,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
