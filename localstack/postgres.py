@@ -114,6 +114,17 @@ class EmbeddedPostgres:
         self._prepare()
         self.child.start()
         self.child.wait_until(lambda: port_open(self.host, self.port), timeout, f"port {self.port}")
+        # The port opens before recovery ends ("the database system is starting up"): wait until
+        # the server accepts connections, so that callers can connect at once.
+        self.child.wait_until(self.accepting, timeout, "PostgreSQL to accept connections")
+
+    def accepting(self) -> bool:
+        ready = subprocess.run(
+            [str(self.postgres.parent / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)],
+            check=False,
+            timeout=10,
+        )
+        return ready.returncode == 0
 
     def stop(self) -> None:
         import signal
