@@ -380,7 +380,9 @@ class _Session:
         return row
 
     def count(self, pairing: Row, survey: str, side: str, question: str, value: int) -> None:
-        self.counts["rm_survey_counts"][(pairing.get("program_id") or "", survey, side, question, value)] += 1
+        counter = self.counts["rm_survey_counts"]
+        key = (pairing.get("program_id") or "", survey, side, question, value)
+        counter[key] = counter.get(key, 0) + 1  # not `+= 1`: Counter's __missing__ is a Python call
 
 
 def _on(*types: str) -> Callable[[Callable[[_Session, ProjectedEvent, dict[str, Any]], None]], None]:
