@@ -27,6 +27,7 @@ from domain.pairing import (
 _ONE_SESSION = frozenset({"session_reminder", "session_rescheduled"})
 _ALL_PENDING = frozenset({"goals_agreed", "resumed", "extended"})
 _CANCELS = frozenset({"closed"})
+CALENDAR_TEMPLATES = _ONE_SESSION | _ALL_PENDING | _CANCELS  # notices that may carry invitations
 
 
 class CalendarEntry(BaseModel):

@@ -177,7 +177,7 @@ class EmailSettings(_Settings):
     sender: str = Field("tandem@localhost", min_length=3, max_length=254)
     operator: str = ""  # address for operator notices; empty: operator notices go to the console
     security: EmailSecurity = EmailSecurity.NONE
-    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    timeout_seconds: float = Field(30.0, gt=0, le=120)
 
 
 class WebhookSettings(_Settings):
@@ -185,7 +185,7 @@ class WebhookSettings(_Settings):
     environment variable that holds it."""
 
     url_env: str = Field("TANDEM_WEBHOOK_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    timeout_seconds: float = Field(10.0, gt=0, le=600)
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
 
 
 class RetrySettings(_Settings):
