@@ -68,7 +68,7 @@ WHERE key IN (
     SELECT key FROM notifications
     WHERE delivered_at IS NULL AND failed_at IS NULL AND notice IS NOT NULL
       AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
-    ORDER BY next_attempt_at, created_at
+    ORDER BY next_attempt_at, created_at, key
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )

@@ -70,11 +70,15 @@ class SmtpSink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.in_data.set()
-        while self.hold.is_set():  # noqa: ASYNC110 (a threading.Event, set from the test's thread)
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.05)  # let a vanished client's close reach us
+        try:
+            while self.hold.is_set():  # noqa: ASYNC110 (a threading.Event, set from the test's thread)
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)  # let a vanished client's close reach us
+        except asyncio.CancelledError:  # aiosmtpd cancels the handler when the client disconnects
+            self.dropped += 1  # the client never saw 250, so the message is not ours
+            raise
         if server.transport is None or server.transport.is_closing():
-            self.dropped += 1  # the client is gone: it never saw 250, so the message is not ours
+            self.dropped += 1
             return "451 4.3.0 client gone"
         mail = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
