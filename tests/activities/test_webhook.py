@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from activities.outbox import Outbox
 from eventstore import EventStore
+from tandem.cli.programs import _print_notifications
+from tandem.report.export import to_csv, to_dict
+from tandem.report.html import render_html
+from tandem.report.store import report_for
+from tandem.settings import Settings
+from tandem.status import _notifications
 from tests.activities.conftest import Clock, HttpSink, seed_program
 from tests.domain.pairing_helpers import T0
 
@@ -41,7 +49,9 @@ async def test_500_then_200_is_one_delivery(outbox_store: EventStore, http_sink:
     assert all(r["delivered_at"] is not None for r in rows)
 
 
-async def test_400_is_not_retried_and_is_surfaced(outbox_store: EventStore, http_sink: HttpSink) -> None:
+async def test_400_is_not_retried_and_is_surfaced(
+    outbox_store: EventStore, outbox_dsn: str, http_sink: HttpSink, capsys: pytest.CaptureFixture[str]
+) -> None:
     program = await seed_program(outbox_store, hook_settings())
     clock = Clock(T0)
     outbox = Outbox(outbox_store, environ={ENV: http_sink.url}, clock=clock)
@@ -57,6 +67,22 @@ async def test_400_is_not_retried_and_is_surfaced(outbox_store: EventStore, http
     )
     # the first post (to one of the two) got the 400; the other was delivered
     assert [r["last_error"] for r in failed] == ["webhook answered 400"]
+
+    # surfaced to the operator: status (its JSON and its table) and the impact report
+    notes = await _notifications(Settings(database_url=outbox_dsn), program.config.id)
+    assert (notes["delivered"], notes["pending"], notes["failed"]) == (1, 0, 1)
+    assert notes["failures"][0]["reason"] == "webhook answered 400"
+    assert notes["failures"][0]["pairing_id"] == program.pairing_id
+    _print_notifications(notes)
+    shown = capsys.readouterr().out
+    assert "1 delivered, 0 pending (0 retrying), 1 failed permanently" in shown
+    assert "webhook answered 400" in shown
+    report = await report_for(outbox_store.pool, program.config.id)
+    assert report.deliveries is not None and report.deliveries.failed == 1
+    html = render_html(report)
+    assert '<section id="deliveries">' in html and "webhook answered 400" in html
+    assert to_dict(report)["deliveries"]["failures"][0]["reason"] == "webhook answered 400"
+    assert "deliveries,failed,notifications failed permanently,1" in to_csv(report)
 
 
 async def test_missing_webhook_url_delays_instead_of_dropping(
