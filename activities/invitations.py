@@ -54,7 +54,10 @@ def invitation(
     who.params["rsvp"] = vText("FALSE")
     event.add("attendee", who)
     cal.add_component(event)
-    cal.add_missing_timezones()
+    # the zone's rules around the session only: the default (1970-2038) makes every invitation ~4 kB
+    cal.add_missing_timezones(
+        first_date=(start - timedelta(days=400)).date(), last_date=(start + timedelta(days=400)).date()
+    )
     return Attachment(
         filename=f"session-{entry.session}.ics",
         content=cal.to_ical(),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
 
 from icalendar import Calendar
 
@@ -21,6 +24,14 @@ def email_settings(sink: SmtpSink) -> dict[str, object]:
         "email": {"host": "127.0.0.1", "port": sink.port, "sender": "tandem@example.org"},
         "retry": {"initial_seconds": 1, "max_seconds": 2},
     }
+
+
+def keep(mail: EmailMessage, name: str) -> None:
+    """With TANDEM_TEST_MAIL_DIR set, keep a received message for a human to read."""
+    folder = os.environ.get("TANDEM_TEST_MAIL_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / name).write_bytes(mail.as_bytes())
 
 
 def invitation_of(mail) -> Calendar:  # type: ignore[no-untyped-def]
@@ -78,6 +89,9 @@ async def test_session_reminder_arrives_with_a_valid_invitation_and_a_reschedule
     assert str(event2["UID"]) == uid
     assert int(event2["SEQUENCE"]) > sequence
     assert event2.decoded("DTSTART") == moved
+
+    keep(mail, "reminder.eml")
+    keep(update, "rescheduled.eml")
 
     # publishing and dispatching again (a retried or replayed activity) sends nothing more
     before = len(smtp_sink.messages)
