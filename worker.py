@@ -1,7 +1,9 @@
 """The Tandem worker: hosts every workflow and activity; stops gracefully on SIGTERM or SIGINT.
 
 Run it against any Temporal cluster and PostgreSQL via TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-DATABASE_URL and TANDEM_TASK_QUEUE (defaults: the local stack of `make up`).
+DATABASE_URL and TANDEM_TASK_QUEUE (defaults: the local stack of `make up`). Besides workflows and
+activities it runs the notification outbox's dispatcher (TANDEM_OUTBOX_POLL_SECONDS between passes,
+TANDEM_OUTBOX_LEASE_SECONDS before a send interrupted by a crash is tried again).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.matching import Matcher
 from activities.notify import Notifier
+from activities.outbox import DEFAULT_LEASE_SECONDS, Outbox
 from activities.publish import Publisher
 from activities.record import Recorder
 from eventstore import EventStore
@@ -70,8 +73,17 @@ async def running_worker(settings: Settings, client: Client | None = None) -> As
     store = await EventStore.open(settings.database_url, migrate=True)
     try:
         worker = build_worker(client, store, settings.task_queue)
-        # the read models are caught up in the background while the worker runs, and stop with it
-        async with worker, kept_up(read_models.runner(store.pool), PROJECTION_INTERVAL):
+        outbox = Outbox(
+            store, lease_seconds=float(os.environ.get("TANDEM_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+        )
+        poll = float(os.environ.get("TANDEM_OUTBOX_POLL_SECONDS", "1"))
+        # the read models are caught up and due notifications sent in the background while the worker
+        # runs; both stop with it
+        async with (
+            worker,
+            kept_up(read_models.runner(store.pool), PROJECTION_INTERVAL),
+            outbox.running(poll),
+        ):
             yield worker
     finally:
         await store.close()

@@ -1,42 +1,24 @@
-"""Delivering notices: look the person up, send through the program's channel, once per key.
+"""Delivering notices: queue them in the outbox once per key, or let simulated people act on them.
 
-Channels here: ``console`` (the local stack's default: one readable line per notice on the worker's
-output) and ``simulated`` (seeded simulated participants answer the notice with Temporal Updates,
-used by ``simulate`` and the demo). Delivery is recorded in the ``notifications`` outbox table: a
-notice whose key is already delivered is skipped, so retries and replays do not repeat messages.
+Real channels (console, email, webhook) are sent by the outbox's dispatcher (see
+:mod:`activities.outbox`): the publish activity only queues, so a slow or failing channel delays the
+message, never the pairing. ``simulated`` (used by ``simulate`` and the demo) is recorded as
+delivered at once: the simulated people act on it in :meth:`Notifier.simulate_participants`.
 """
 
 from __future__ import annotations
-
-import sys
 
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.models import DeliveryBatch, DeliveryReport
+from activities.outbox import Outbox
 from activities.record import load_stream
 from domain import simulation
 from domain.notifications import Notice
 from domain.pairing import pairing_stream, replay
-from domain.roster import Participant, replay_roster, roster_stream
 from eventstore import EventStore
-
-
-class Directory:
-    """Participant contact details, read from the roster stream and cached per program."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self._cache: dict[str, dict[str, Participant]] = {}
-
-    async def lookup(self, program_id: str, participant_id: str) -> Participant | None:
-        people = self._cache.get(program_id)
-        if people is None or participant_id not in people:
-            events = await load_stream(self.store, roster_stream(program_id))
-            people = dict(replay_roster(program_id, events).participants)
-            self._cache[program_id] = people
-        return people.get(participant_id)
 
 
 class Notifier:
@@ -44,7 +26,7 @@ class Notifier:
         self.store = store
         self.pool = pool
         self.client = client
-        self.directory = Directory(store)
+        self.outbox = Outbox(store)
 
     async def _claim(self, notice: Notice, channel: str) -> bool:
         """Insert the outbox row; False when this key was already delivered."""
@@ -70,27 +52,18 @@ class Notifier:
         await self.pool.execute("UPDATE notifications SET delivered_at = now() WHERE key = $1", notice.key)
 
     async def deliver(self, batch: DeliveryBatch) -> DeliveryReport:
-        """Send each notice not yet delivered. Simulated notices are only logged in the outbox here:
-        the simulated people act on them in :meth:`simulate_participants`."""
+        """Queue each notice not queued before (simulated ones are only logged as delivered)."""
+        if batch.simulation_seed is None:
+            queued = await self.outbox.enqueue(batch.notices, batch.channel)
+            return DeliveryReport(delivered=queued, skipped_duplicates=len(batch.notices) - queued)
         delivered = skipped = 0
         for notice in batch.notices:
             if not await self._claim(notice, batch.channel):
                 skipped += 1
                 continue
-            if batch.simulation_seed is None:
-                await self._console(notice)
             await self._mark_delivered(notice)
             delivered += 1
         return DeliveryReport(delivered=delivered, skipped_duplicates=skipped)
-
-    async def _console(self, notice: Notice) -> None:
-        if notice.participant_id is None:
-            to = "operator"
-        else:
-            person = await self.directory.lookup(notice.program_id, notice.participant_id)
-            to = f"{notice.recipient} {person.name} <{person.email}>" if person else notice.recipient
-        action = f" [action: {notice.action}]" if notice.action else ""
-        print(f"notify {to} | {notice.pairing_id} | {notice.summary}{action}", file=sys.stdout, flush=True)
 
     @activity.defn(name="simulate_participants")
     async def simulate_participants(self, batch: DeliveryBatch) -> DeliveryReport:

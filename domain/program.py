@@ -159,10 +159,49 @@ class MatchingSettings(_Settings):
 class Channel(StrEnum):
     CONSOLE = "console"
     SIMULATED = "simulated"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class EmailSecurity(StrEnum):
+    NONE = "none"  # plain SMTP (a local relay or a test sink)
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS (port 465)
+
+
+class EmailSettings(_Settings):
+    """Where mail goes. Credentials are never here: TANDEM_SMTP_USERNAME / TANDEM_SMTP_PASSWORD."""
+
+    host: str = Field("localhost", min_length=1, max_length=253)
+    port: int = Field(25, ge=1, le=65535)
+    sender: str = Field("tandem@localhost", min_length=3, max_length=254)
+    operator: str = ""  # address for operator notices; empty: operator notices go to the console
+    security: EmailSecurity = EmailSecurity.NONE
+    timeout_seconds: float = Field(30.0, gt=0, le=120)
+
+
+class WebhookSettings(_Settings):
+    """A Slack-compatible incoming webhook. Its URL is a credential, so the file only names the
+    environment variable that holds it."""
+
+    url_env: str = Field("TANDEM_WEBHOOK_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+
+class RetrySettings(_Settings):
+    """Backoff for transient delivery failures (mail server down, webhook 5xx): it doubles from
+    ``initial_seconds`` up to ``max_seconds`` and never gives up (faults delay, they do not lose)."""
+
+    initial_seconds: float = Field(5.0, gt=0, le=86_400)
+    max_seconds: float = Field(3_600.0, gt=0, le=7 * 86_400)
 
 
 class NotificationSettings(_Settings):
     channel: Channel = Channel.CONSOLE
+    email: EmailSettings = EmailSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    retry: RetrySettings = RetrySettings()
+    session_minutes: int = Field(60, ge=5, le=480)  # length of a session in calendar invitations
 
 
 class ProgramConfig(_Settings):

@@ -533,7 +533,8 @@ def _describe(kind: str, name: str, info: FieldInfo | None, error: Any) -> str:
     if annotation is bool:
         return f"{name} must be true or false{_got(error.get('input'))}"
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        options = " or ".join(str(m.value) for m in annotation)
+        values = [str(m.value) for m in annotation]
+        options = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
         return f"unknown {name} {error.get('input')!r} (expected {options})"
     if annotation is str:
         if kind == "string_too_short" or (error.get("input") is None and info.is_required()):

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import InvalidTransition, RuleViolation
 from domain.events import Event, EventPayload, stamp
+from domain.preferences import QuietHours
+
+NotifyVia = Literal["email", "webhook", "console"]
 
 
 class Role(StrEnum):
@@ -48,6 +51,8 @@ class Participant(BaseModel):
     languages: tuple[str, ...] = ()
     location: str = ""
     interests: tuple[str, ...] = ()
+    notify_via: NotifyVia | None = None  # None: the program's channel
+    quiet_hours: QuietHours | None = None  # local to ``timezone``
 
 
 class ParticipantEnrolled(EventPayload):

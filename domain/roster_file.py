@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from domain.csv_input import CONTROL as _CONTROL
 from domain.csv_input import LINE_BREAK as _LINE_BREAK
 from domain.csv_input import MAX_FIELD_LENGTH, header_columns
 from domain.csv_input import Report as _Report
 from domain.csv_input import records as _records
-from domain.roster import Participant, Role, participant_id_for
+from domain.preferences import parse_quiet_hours
+from domain.roster import NotifyVia, Participant, Role, participant_id_for
 from domain.validation import InvalidInput, did_you_mean, is_email
 
 REQUIRED_COLUMNS = (
@@ -42,7 +44,8 @@ REQUIRED_COLUMNS = (
     "communication_style",
     "timezone",
 )
-OPTIONAL_COLUMNS = ("capacity", "languages", "location", "interests")
+OPTIONAL_COLUMNS = ("capacity", "languages", "location", "interests", "notify_via", "quiet_hours")
+NOTIFY_VIA = ("email", "webhook", "console")
 ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 LIST_COLUMNS = frozenset({"skills_offered", "skills_wanted", "languages", "interests"})
 OPTIONAL_VALUES = frozenset({"manager_email", *OPTIONAL_COLUMNS})  # may be left empty
@@ -201,6 +204,15 @@ class _RowChecker:
                     f"capacity must be an integer between {CAPACITY[0]} and {CAPACITY[1]} (got {value!r})",
                 )
                 return
+        elif name == "notify_via" and value and value.lower() not in NOTIFY_VIA:
+            add(row.line, column, f"notify_via {value!r} must be one of {', '.join(NOTIFY_VIA)} or empty")
+            return
+        elif name == "quiet_hours" and value:
+            try:
+                parse_quiet_hours(value)
+            except ValueError as err:
+                add(row.line, column, str(err))
+                return
         elif name == "timezone" and value not in self.timezones:
             add(row.line, column, f"time zone {value!r} is not in the IANA database{self._suggest(value)}")
             return
@@ -324,4 +336,6 @@ def _participant(row: _Row, program_id: str) -> Participant:
         languages=_items(values.get("languages", "")),
         location=values.get("location", ""),
         interests=_items(values.get("interests", "")),
+        notify_via=cast(NotifyVia, values["notify_via"].lower()) if values.get("notify_via") else None,
+        quiet_hours=parse_quiet_hours(values["quiet_hours"]) if values.get("quiet_hours") else None,
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from tandem.deliveries import deliveries
 from tandem.settings import Settings
 from tandem.temporal import connect
 from workflows import search
@@ -32,7 +35,24 @@ async def program_status(settings: Settings, program_id: str) -> dict[str, Any]:
     except RPCError:
         source = "visibility (no worker answered the query)"
         report = await _from_visibility(client, program_id)
-    return {"program_id": program_id, "program_status": status, "source": source, **report}
+    result = {"program_id": program_id, "program_status": status, "source": source, **report}
+    result["notifications"] = await _notifications(settings, program_id)
+    return result
+
+
+async def _notifications(settings: Settings, program_id: str) -> dict[str, Any]:
+    """Delivery counts and permanent failures from the outbox; an error text when the store is down."""
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return {"error": f"event store unreachable: {type(exc).__name__}"}
+    try:
+        summary = await deliveries(conn, program_id)
+    finally:
+        await conn.close()
+    out = asdict(summary)
+    out["failures"] = [{**f, "failed_at": f["failed_at"].isoformat()} for f in out["failures"]]
+    return out
 
 
 def _timeout() -> timedelta:

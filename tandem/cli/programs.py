@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -139,3 +139,26 @@ def status(
     table.add_row("total", str(report["pairings"]))
     table.caption = f"source: {report['source']}"
     out.print(table)
+    _print_notifications(report.get("notifications", {}))
+
+
+def _print_notifications(notes: dict[str, Any]) -> None:
+    """Delivery counts, and every permanent failure the operator must act on."""
+    if "error" in notes:
+        out.print(f"notifications: {notes['error']}")
+        return
+    if not notes:
+        return
+    out.print(
+        f"notifications: {notes['delivered']} delivered, {notes['pending']} pending "
+        f"({notes['retrying']} retrying), {notes['failed']} failed permanently"
+    )
+    if notes["failures"]:
+        table = Table(title="Delivery failures (fix the address or channel; these are not retried)")
+        for column in ("pairing", "to", "notice", "channel", "reason", "failed at"):
+            table.add_column(column)
+        for f in notes["failures"]:
+            table.add_row(
+                f["pairing_id"], f["recipient"], f["template"], f["channel"], f["reason"], f["failed_at"]
+            )
+        out.print(table)

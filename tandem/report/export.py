@@ -102,6 +102,7 @@ def to_dict(report: ImpactReport) -> dict[str, Any]:
         "metrics": metrics,
         "charts": _plain(asdict(report.charts)),
         "feedback": _plain(asdict(report.feedback)),
+        "deliveries": _plain(asdict(report.deliveries)) if report.deliveries else None,
         "notes": list(report.notes),
     }
 
@@ -192,6 +193,11 @@ def to_csv(report: ImpactReport) -> str:
             f.fit_check_wants_new_partner, n=f.fit_check_answers)  # fmt: skip
     for term, count in f.takeaway_terms:
         add("takeaway_terms", term, "responses using the term", count)
+    if report.deliveries is not None:
+        d = report.deliveries
+        add("deliveries", "delivered", "notifications delivered", d.delivered)
+        add("deliveries", "pending", "notifications queued, held or retrying", d.pending)
+        add("deliveries", "failed", "notifications failed permanently", d.failed)
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")

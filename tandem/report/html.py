@@ -330,6 +330,32 @@ def _feedback(report: ImpactReport) -> str:
     return "".join(out)
 
 
+def _deliveries(report: ImpactReport) -> str:
+    """Notification deliveries: the operator sees every permanent failure (they are not retried)."""
+    d = report.deliveries
+    if d is None or d.delivered + d.pending + d.failed == 0:
+        return ""
+    out = [
+        '<section id="deliveries"><h2>Notification deliveries</h2>',
+        f"<p><strong>{d.delivered}</strong> delivered, <strong>{d.pending}</strong> pending "
+        f"({d.retrying} retrying after a transient failure), "
+        f"<strong>{d.failed}</strong> failed permanently.</p>",
+    ]
+    if d.failures:
+        out.append(
+            "<table><thead><tr><th>pairing</th><th>to</th><th>notice</th><th>channel</th><th>reason</th>"
+            "<th>failed</th></tr></thead><tbody>"
+        )
+        out.extend(
+            f"<tr><td>{_e(f.pairing_id)}</td><td>{_e(f.recipient)}</td><td>{_e(f.template)}</td>"
+            f"<td>{_e(f.channel)}</td><td>{_e(f.reason)}</td><td>{_e(_date(f.failed_at))}</td></tr>"
+            for f in d.failures
+        )
+        out.append("</tbody></table>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def _method(report: ImpactReport) -> str:
     out = ['<section id="method"><h2>How these figures are made</h2><dl>']
     for m in report.metrics:
@@ -379,6 +405,7 @@ def render_html(report: ImpactReport) -> str:
         + _scorecard(report)
         + _charts(report)
         + _feedback(report)
+        + _deliveries(report)
         + _method(report)
         + f"<footer>Generated {_e(report.generated_at.isoformat(timespec='seconds'))} by Tandem.</footer>"
         "</main></body></html>\n"

@@ -28,6 +28,7 @@ from domain.durations import IsoDuration
 from domain.metrics import METRICS
 from domain.pairing import Outcome
 from domain.program import ProgramConfig, Target
+from tandem.deliveries import Deliveries
 
 MIN_RESPONSES = 5
 MIN_TERM_RESPONSES = 2
@@ -73,6 +74,7 @@ class ProgramData:
     survey: SurveyCounts
     takeaway_terms: Mapping[str, int]
     position: int = 0  # the read models' checkpoint when read
+    deliveries: Deliveries | None = None  # the notification outbox's counts and failures
 
 
 # -- output -------------------------------------------------------------------------------------------
@@ -178,6 +180,7 @@ class ImpactReport:
     baseline: ProgramSummary | None = None
     min_responses: int = MIN_RESPONSES
     notes: tuple[str, ...] = field(default=())
+    deliveries: Deliveries | None = None
 
     def metric(self, name: str) -> MetricResult:
         return next(m for m in self.metrics if m.name == name)
@@ -539,4 +542,5 @@ def build_report(
         baseline=summarise(baseline) if baseline else None,
         min_responses=min_responses,
         notes=tuple(notes),
+        deliveries=data.deliveries,
     )

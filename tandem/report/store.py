@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.program import ProgramConfig
 from domain.roster import ParticipantEnrolled, roster_stream
+from tandem.deliveries import deliveries
 from tandem.report import read_models
 from tandem.report.metrics import MIN_RESPONSES, ImpactReport, ProgramData, build_report
 
@@ -80,6 +81,7 @@ async def load_program(conn: Any, program_id: str) -> ProgramData | None:
         survey=dict(survey),
         takeaway_terms=terms,
         position=position or 0,
+        deliveries=await deliveries(conn, program_id),
     )
 
 

@@ -13,14 +13,17 @@ from domain.durations import IsoDuration
 from domain.program import (
     Channel,
     CloseoutSettings,
+    EmailSettings,
     MatchingRequirements,
     MatchingSettings,
     MatchingWeights,
     MidpointSettings,
     NotificationSettings,
     ProgramConfig,
+    RetrySettings,
     ScheduleSettings,
     Target,
+    WebhookSettings,
 )
 from domain.program_file import parse_program
 from domain.validation import InvalidInput, Problem
@@ -100,6 +103,9 @@ def test_example_documents_every_setting() -> None:
         MatchingWeights,
         MatchingRequirements,
         NotificationSettings,
+        EmailSettings,
+        WebhookSettings,
+        RetrySettings,
     ]
     for model in models:
         for name in model.model_fields:
@@ -285,8 +291,8 @@ def test_boolean_setting() -> None:
 
 
 def test_unknown_channel() -> None:
-    assert only(HEAD + "notifications: {channel: email}\n") == (
-        "p.yaml:3:26: unknown channel 'email' (expected console or simulated)"
+    assert only(HEAD + "notifications: {channel: pigeon}\n") == (
+        "p.yaml:3:26: unknown channel 'pigeon' (expected console, simulated, email or webhook)"
     )
 
 
@@ -500,7 +506,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "  at_risk_after_misses: 25\n"  # 6 out of range
         "targets:\n"  # 7
         "  session_completion: {at_least: 1.2}\n"  # 8 impossible target
-        "notifications: {channel: email}\n"  # 9 unknown channel
+        "notifications: {channel: pigeon}\n"  # 9 unknown channel
     )
     found = problems(text)
     assert [f.split(": ", 1)[0] for f in found] == [
