@@ -56,6 +56,12 @@ class Notifier:
         if batch.simulation_seed is None:
             queued = await self.outbox.enqueue(batch.notices, batch.channel)
             return DeliveryReport(delivered=queued, skipped_duplicates=len(batch.notices) - queued)
+        sending = await self.outbox.sending_channel(batch.notices[0].program_id) if batch.notices else None
+        if sending is not None:
+            # A simulated program whose file names a real channel (a rehearsal against a mail sink):
+            # the messages go out as they would for real people, who are simulated all the same.
+            queued = await self.outbox.enqueue(batch.notices, sending)
+            return DeliveryReport(delivered=queued, skipped_duplicates=len(batch.notices) - queued)
         delivered = skipped = 0
         for notice in batch.notices:
             if not await self._claim(notice, batch.channel):

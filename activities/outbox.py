@@ -280,6 +280,12 @@ class Outbox:
 
     # -- lookups (cached; the event store is the source) -----------------------------------------
 
+    async def sending_channel(self, program_id: str) -> str | None:
+        """The program's channel when it sends for real (email or webhook), else None."""
+        config = await self._config(program_id)
+        channel = config.notifications.channel.value if config else None
+        return channel if channel in ("email", "webhook") else None
+
     async def _config(self, program_id: str) -> ProgramConfig | None:
         cached = self._configs.get(program_id)
         now = self.clock()

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,9 @@ from tandem import operations
 from tandem.settings import Settings
 from tandem.temporal import connect
 from tandem.watch import follow
+
+if TYPE_CHECKING:
+    from tandem.mailsink import MailSink
 from workflows.program import ProgramSummary
 
 
@@ -35,8 +39,15 @@ async def run(
     live: bool = True,
     pairings: Path | None = None,
     report_dir: Path | None = None,
+    mail_sink: Path | None = None,
 ) -> ProgramSummary:
     inputs = operations.load_inputs(program, roster)
+    sink = None
+    if mail_sink is not None:
+        from tandem.mailsink import MailSink
+
+        sink = MailSink(mail_sink)
+        inputs = _send_to(inputs, sink.host, sink.port)
     proposal, specs = operations.plan(
         inputs, operations.load_pairings(pairings, inputs) if pairings else None
     )
@@ -65,8 +76,12 @@ async def run(
             f"PostgreSQL {addresses.database_url})"
         )
         settings = stack.settings("tandem-simulation")
-        return await _run_program(settings, inputs, specs, seed, console, live, report_dir)
+        if sink is not None:
+            sink.start()
+        return await _run_program(settings, inputs, specs, seed, console, live, report_dir, sink)
     finally:
+        if sink is not None:
+            sink.stop()
         with console.status("stopping the stack…"):
             await asyncio.to_thread(stack.stop)
 
@@ -79,6 +94,7 @@ async def _run_program(
     console: Console,
     live: bool,
     report_dir: Path | None = None,
+    sink: MailSink | None = None,
 ) -> ProgramSummary:
     from worker import running_worker
 
@@ -104,8 +120,12 @@ async def _run_program(
                     await asyncio.wait([result_task])
             summary = await result_task
             _print_summary(console, summary, time.monotonic() - started)
+            if sink is not None:
+                await _drain_outbox(store, console)
         if report_dir is not None:
             await write_report(store, inputs.config.id, report_dir, console)
+        if sink is not None:
+            _print_mail(sink, console)
         return summary
     finally:
         await store.close()
@@ -144,6 +164,41 @@ async def write_report(store: EventStore, program_id: str, directory: Path, cons
     console.print(table)
     console.print(f"report: {html} (open in a browser) and {data}", highlight=False)
     return [html, data]
+
+
+def _send_to(inputs: operations.Inputs, host: str, port: int) -> operations.Inputs:
+    """The program as given, its notifications sent by email to the sink (plain SMTP on loopback)."""
+    settings = inputs.config.notifications
+    email = settings.email.model_copy(update={"host": host, "port": port, "security": "none"})
+    notifications = settings.model_copy(update={"channel": "email", "email": email})
+    config = inputs.config.model_copy(update={"notifications": notifications})
+    return operations.Inputs(config=config, participants=inputs.participants)
+
+
+async def _drain_outbox(store: EventStore, console: Console, limit: float = 120.0) -> None:
+    """Wait until the worker's dispatcher has sent every notification that is due."""
+    deadline = time.monotonic() + limit
+    with console.status("sending the last notifications…"):
+        while time.monotonic() < deadline:
+            pending = await store.pool.fetchval(
+                "SELECT count(*) FROM notifications WHERE delivered_at IS NULL AND failed_at IS NULL"
+                " AND (held_until IS NULL OR held_until <= now())"
+            )
+            if not pending:
+                return
+            await asyncio.sleep(0.5)
+    console.print(f"[yellow]{pending} notifications still unsent after {limit:.0f}s[/yellow]")
+
+
+def _print_mail(sink: MailSink, console: Console) -> None:
+    invitations = [ics for item in sink.received for ics in item.invitations]
+    console.print(
+        f"mail: {len(sink.received)} messages with {len(invitations)} calendar invitations in "
+        f"{sink.directory}/ (open the .eml files in a mail client)",
+        highlight=False,
+    )
+    for item in sink.received[:3]:
+        console.print(f"  {item.path.name}: {item.subject} → {item.to}", highlight=False)
 
 
 def _save(files: dict[Path, str]) -> None:

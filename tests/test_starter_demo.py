@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+
+import icalendar
 
 from tests.test_starter import run_cli
 
@@ -19,7 +23,10 @@ class _Ids(HTMLParser):
 
 
 async def test_demo_runs_the_example_program_and_writes_its_impact_report(tmp_path: Path) -> None:
-    code, out, err = await run_cli("demo", "--report-dir", str(tmp_path / "reports"), limit=300)
+    mail = tmp_path / "mail"
+    code, out, err = await run_cli(
+        "demo", "--report-dir", str(tmp_path / "reports"), "--mail-sink", str(mail), limit=300
+    )
     assert code == 0, err + out
     assert "→ closed: completed" in out  # live stage changes
     assert "Program rm-pilot-2027: finished" in out  # the summary
@@ -37,3 +44,23 @@ async def test_demo_runs_the_example_program_and_writes_its_impact_report(tmp_pa
     assert {f"metric-{name}" for name in metrics} <= parser.ids
     assert html.count("<svg") >= 4  # sessions over time, attainment, satisfaction, funnel
     assert "@" not in html  # no email address of any participant
+
+    # --mail-sink: every notification went out by email to the local sink, once, readable, with
+    # calendar invitations that a calendar accepts (one UID per session, updates by SEQUENCE)
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in mail.glob("*.eml")
+    ]
+    assert len(messages) > 100 and f"mail: {len(messages)} messages" in out
+    ids = [m["Message-ID"] for m in messages]
+    assert len(set(ids)) == len(ids), "a notification was sent twice"
+    assert all("@" in m["To"] for m in messages)
+    # a long subject may be folded onto the next line, which leaves a leading space when parsed
+    assert all(m["Subject"].strip().startswith("[Reverse mentoring pilot 2027]") for m in messages)
+    assert all(m.get_body(preferencelist=("plain",)).get_content().startswith("Hello ") for m in messages)
+    uids: dict[str, set[int]] = {}
+    for path in mail.glob("*.ics"):
+        calendar = icalendar.Calendar.from_ical(path.read_bytes())
+        for event in calendar.walk("VEVENT"):
+            uids.setdefault(str(event["UID"]), set()).add(int(event["SEQUENCE"]))
+    assert uids, "no calendar invitation arrived"
+    assert all(uid.startswith("session-") and uid.endswith("@tandem") for uid in uids)

@@ -23,13 +23,23 @@ def _simulate(
     live: bool,
     pairings: Path | None = None,
     report_dir: Path | None = None,
+    mail_sink: Path | None = None,
 ) -> None:
     from tandem.simulate import run
 
     logs.configure("console", level="WARNING")
     try:
         summary = asyncio.run(
-            run(program, roster, seed, out, live=live, pairings=pairings, report_dir=report_dir)
+            run(
+                program,
+                roster,
+                seed,
+                out,
+                live=live,
+                pairings=pairings,
+                report_dir=report_dir,
+                mail_sink=mail_sink,
+            )
         )
     except InvalidInput as exc:
         raise fail_input(exc) from None
@@ -42,6 +52,13 @@ def _simulate(
 ReportDirOpt = Annotated[
     Path | None, typer.Option("--report-dir", help="also write the impact report (HTML and JSON) here")
 ]
+MailSinkOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mail-sink",
+        help="send the notifications by email to a local SMTP sink that saves them here (.eml, .ics)",
+    ),
+]
 
 
 @app.command()
@@ -52,9 +69,10 @@ def simulate(
     pairings: PairingsOpt = None,
     live: Annotated[bool, typer.Option(help="print every pairing's stage changes as they happen")] = False,
     report_dir: ReportDirOpt = None,
+    mail_sink: MailSinkOpt = None,
 ) -> None:
     """Run a program with simulated participants under time skipping, on a throw-away stack."""
-    _simulate(program, roster, seed, live, pairings, report_dir)
+    _simulate(program, roster, seed, live, pairings, report_dir, mail_sink)
 
 
 @app.command()
@@ -65,9 +83,10 @@ def demo(
     report_dir: Annotated[
         Path, typer.Option("--report-dir", help="where the impact report (HTML and JSON) is written")
     ] = Path("reports"),
+    mail_sink: MailSinkOpt = None,
 ) -> None:
     """The example program end to end, stage by stage, then its impact report (what `make demo` runs)."""
-    _simulate(program, roster, seed, live=True, report_dir=report_dir)
+    _simulate(program, roster, seed, live=True, report_dir=report_dir, mail_sink=mail_sink)
 
 
 @app.command()
