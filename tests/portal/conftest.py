@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -181,11 +182,9 @@ async def new_pairing(
 
     yield make
     for handle in handles:
-        try:
+        with contextlib.suppress(Exception):  # best-effort cleanup
             if (await handle.describe()).status.name == "RUNNING":  # type: ignore[union-attr]
                 await handle.terminate("test finished")
-        except Exception:  # noqa: BLE001 - best-effort cleanup
-            pass
 
 
 FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')

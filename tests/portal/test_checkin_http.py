@@ -178,8 +178,9 @@ async def test_links_refuse_tampering_expiry_other_pairings_and_other_people(
     )
 
     # a valid signature, but the person is not in this pairing (a link for another pairing's mentor)
-    from portal.links import link_for
     from datetime import UTC, datetime
+
+    from portal.links import link_for
 
     stranger = link_for(
         one.settings,
