@@ -75,6 +75,12 @@ def _plain_name(loc: tuple[Any, ...]) -> str:
     return head
 
 
+def _given(fields: Fields, name: str) -> dict[str, str]:
+    """The field if it was filled in; a blank one is left out, so pydantic reports it missing."""
+    value = fields.get(name, "").strip()
+    return {name: value} if value else {}
+
+
 def _blank_to_none(value: str | None) -> str | None:
     return None if value is None or not value.strip() else value.strip()
 
@@ -312,7 +318,11 @@ class FitCheckForm(ActionForm):
 
 
 def _goal_numbers(fields: Fields, prefix: str, goals: int) -> list[str]:
-    return [fields.get(f"{prefix}-{i}", "").strip() for i in range(goals)]
+    values = [fields.get(f"{prefix}-{i}", "").strip() for i in range(goals)]
+    blank = {f"{prefix}-{i}": "Please fill this in." for i, v in enumerate(values) if not v}
+    if blank:
+        raise FormErrors(blank)
+    return values
 
 
 class MidpointForm(ActionForm):
@@ -341,8 +351,8 @@ class MidpointForm(ActionForm):
             return SubmitMidpoint.model_validate(
                 {
                     "side": ctx.side,
-                    "relationship": fields.get("relationship") or None,
-                    "psychological_safety": fields.get("psychological_safety") or None,
+                    **_given(fields, "relationship"),
+                    **_given(fields, "psychological_safety"),
                     "progress": progress,
                 }
             )
@@ -377,8 +387,8 @@ class CloseoutForm(ActionForm):
                 {
                     "side": ctx.side,
                     "attainment": attainment,
-                    "would_recommend": fields.get("would_recommend") or None,
-                    "satisfaction": fields.get("satisfaction") or None,
+                    **_given(fields, "would_recommend"),
+                    **_given(fields, "satisfaction"),
                     "takeaways": fields.get("takeaways", ""),
                 }
             )
@@ -407,8 +417,8 @@ class FeedbackForm(ActionForm):
             return GiveFeedback.model_validate(
                 {
                     "respondent": fields["_respondent"],
-                    "usefulness": fields.get("usefulness") or None,
-                    "safe_to_speak": fields.get("safe_to_speak") or None,
+                    **_given(fields, "usefulness"),
+                    **_given(fields, "safe_to_speak"),
                     "comment": fields.get("comment", ""),
                 }
             )

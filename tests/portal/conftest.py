@@ -34,7 +34,7 @@ from portal.links import link_for
 from portal.server import running_portal
 from tandem.settings import Settings
 from tests.workflows.helpers import TERMS, Driver, start_pairing
-from workflows.pairing import PairingInput
+from workflows.pairing import PairingInput, PairingWorkflow
 
 # a short pairing: goals within a week, sessions weekly, six weeks in all
 SHORT_TERMS = TERMS.model_copy(
@@ -116,6 +116,23 @@ class PortalPairing:
     ) -> str:
         expires = datetime.now(UTC) + valid
         return link_for(self.settings, self.participant(side), self.pairing_id, action, expires, ref)
+
+    async def advance_until(
+        self, what: str, reached: Callable[[PairingState], bool], limit: int = 80
+    ) -> None:
+        """Fire the pairing's alarms one by one until its state satisfies ``reached``.
+
+        Several alarms due within the same second fire in one tick, so the test watches the state,
+        not the kind of the alarm it skipped to."""
+        for _ in range(limit):
+            if reached(await self.driver.state()):
+                await self.synced()
+                return
+            if await self.driver.handle.query(PairingWorkflow.query_next_deadline) is None:
+                await asyncio.sleep(0.1)  # an Update may still be settling; look again
+                continue
+            await self.driver.to_next_alarm()
+        raise AssertionError(f"never reached {what}; state {await self.driver.state()!r}")
 
     async def stored(self) -> PairingState:
         return replay(self.pairing_id, await load_stream(self.store, pairing_stream(self.pairing_id)))
