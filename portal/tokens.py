@@ -223,7 +223,10 @@ def verify(keys: PortalKeys, token: str, now: datetime) -> Grant:
     key_id, payload, signature = token.split(".")
     if not _KEY_ID.match(key_id) or key_id not in keys.keys:
         raise InvalidToken("this link is not valid")
-    if not hmac.compare_digest(_unb64(signature), _mac(keys.keys[key_id], key_id, payload)):
+    mac = _unb64(signature)
+    if _b64(mac) != signature:  # one spelling only: base64's spare bits must not make a second valid token
+        raise InvalidToken("this link is not valid")
+    if not hmac.compare_digest(mac, _mac(keys.keys[key_id], key_id, payload)):
         raise InvalidToken("this link is not valid")
     try:
         body = json.loads(_unb64(payload))
