@@ -42,7 +42,7 @@ from activities.notify import Directory
 from activities.record import load_stream, to_new_event
 from domain.errors import DomainError, DuplicateSubmission
 from domain.feedback import GiveFeedback, decide_feedback, feedback_stream, replay_feedback
-from domain.pairing import PairingState, Stage, pairing_stream, replay
+from domain.pairing import PairingState, SessionCheckedIn, Stage, pairing_stream, replay
 from eventstore import EventStore, VersionConflict
 from portal.forms import FORMS, OPEN_STAGES, ActionForm, Context, FormErrors
 from portal.links import portal_keys
@@ -114,7 +114,8 @@ class Portal:
 
     async def context(self, grant: Grant) -> tuple[Context, dict[str, Any]]:
         assert self.store is not None and self.directory is not None
-        state = replay(grant.pairing_id, await load_stream(self.store, pairing_stream(grant.pairing_id)))
+        events = await load_stream(self.store, pairing_stream(grant.pairing_id))
+        state = replay(grant.pairing_id, events)
         side = state.side_of(grant.participant_id) if state.version else None
         if side is None:
             raise Refused(403, "This link is not valid", "It does not belong to this pairing.")
@@ -126,7 +127,20 @@ class Portal:
             # the partner by first name only: no email, no title, nothing the program did not give
             "partner": _first_name(partner.name) if partner else "your partner",
         }
-        return Context(state=state, side=side, timezone=me.timezone if me else "UTC"), people
+        # private notes: the author's own, and only on the author's own check-in page
+        notes = (
+            [
+                (e.payload.session, e.payload.private_note)
+                for e in events
+                if isinstance(e.payload, SessionCheckedIn)
+                and e.payload.side == side
+                and e.payload.private_note
+            ]
+            if grant.action == "log_session"
+            else []
+        )
+        ctx = Context(state=state, side=side, timezone=me.timezone if me else "UTC", my_notes=notes)
+        return ctx, people
 
     async def feedback_state(self, program_id: str) -> Any:
         assert self.store is not None

@@ -93,6 +93,7 @@ class Context:
     side: Side
     timezone: str = "UTC"
     lists: dict[str, list[str]] = field(default_factory=dict)  # multi-valued fields (checkboxes)
+    my_notes: list[tuple[int, str]] = field(default_factory=list)  # this side's own private notes only
 
     @property
     def zone(self) -> ZoneInfo:
@@ -264,6 +265,7 @@ class LogSessionForm(ActionForm):
             "when": when,
             "timezone": ctx.zone.key,
             "statuses": [s.value for s in SessionStatus],
+            "my_notes": ctx.my_notes,
         }
 
     def parse(self, fields: Fields, ctx: Context, ref: int | None) -> BaseModel:

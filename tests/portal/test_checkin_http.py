@@ -81,6 +81,9 @@ async def test_a_held_checkin_lands_once_however_often_it_is_sent(
     assert replayed.status_code == 200 and "Already recorded" in replayed.text
     assert len(await pairing.checkins("mentor")) == 1
 
+    # the author sees their own private note on their next check-in page (a link without a session)
+    own = await http.get(pairing.link("mentor", "log_session"))
+    assert own.status_code == 200 and "Session 1: nervous at first" in own.text
     # the partner's own check-in page never shows the mentor's private note
     partner = await http.get(pairing.link("mentee", "log_session", ref=session))
     assert partner.status_code == 200 and "nervous at first" not in partner.text
