@@ -174,7 +174,8 @@ class Portal:
                     409, "This pairing is closed", "It accepts nothing more; nothing was recorded."
                 ) from None
             raise
-        return f"Recorded ({', '.join(result.events)})."
+        log.info("portal update", update=form.update, events=result.events, version=result.version)
+        return "Your answer is recorded."
 
     async def record_feedback(self, command: GiveFeedback, program_id: str) -> None:
         assert self.store is not None
