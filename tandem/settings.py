@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/tandem"
 KEY_FILE_NAME = "codec-keys.json"
+PORTAL_KEY_FILE_NAME = "portal-keys.json"
+DEFAULT_PORTAL_PORT = 8088
 
 
 class Settings(BaseModel):
@@ -24,6 +26,13 @@ class Settings(BaseModel):
     log_format: str = "auto"  # auto | json | console
     codec_keys: str | None = None  # TANDEM_CODEC_KEYS: id:base64key[,...], newest last
     codec_key_file: Path | None = None  # TANDEM_CODEC_KEY_FILE; default: <state_dir>/codec-keys.json
+    # the participant portal (portal/): where it listens, the address links carry, its signing keys
+    portal_host: str = "127.0.0.1"  # TANDEM_PORTAL_HOST
+    portal_port: int = DEFAULT_PORTAL_PORT  # TANDEM_PORTAL_PORT
+    portal_url: str | None = None  # TANDEM_PORTAL_URL: public base URL of links; default http://host:port
+    portal_keys: str | None = None  # TANDEM_PORTAL_KEYS: id:base64key[,...], newest last
+    portal_key_file: Path | None = None  # TANDEM_PORTAL_KEY_FILE; default: <state_dir>/portal-keys.json
+    portal_link_days: int = 14  # TANDEM_PORTAL_LINK_DAYS: how long a link in a notice stays valid
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,11 +47,27 @@ class Settings(BaseModel):
             log_format=env.get("TANDEM_LOG_FORMAT", "auto"),
             codec_keys=env.get("TANDEM_CODEC_KEYS") or None,
             codec_key_file=Path(env["TANDEM_CODEC_KEY_FILE"]) if env.get("TANDEM_CODEC_KEY_FILE") else None,
+            portal_host=env.get("TANDEM_PORTAL_HOST", "127.0.0.1"),
+            portal_port=int(env.get("TANDEM_PORTAL_PORT", str(DEFAULT_PORTAL_PORT))),
+            portal_url=env.get("TANDEM_PORTAL_URL") or None,
+            portal_keys=env.get("TANDEM_PORTAL_KEYS") or None,
+            portal_key_file=(
+                Path(env["TANDEM_PORTAL_KEY_FILE"]) if env.get("TANDEM_PORTAL_KEY_FILE") else None
+            ),
+            portal_link_days=int(env.get("TANDEM_PORTAL_LINK_DAYS", "14")),
         )
 
     @property
     def key_file(self) -> Path:
         return self.codec_key_file or self.state_dir / KEY_FILE_NAME
+
+    @property
+    def portal_key_path(self) -> Path:
+        return self.portal_key_file or self.state_dir / PORTAL_KEY_FILE_NAME
+
+    @property
+    def portal_base_url(self) -> str:
+        return (self.portal_url or f"http://{self.portal_host}:{self.portal_port}").rstrip("/")
 
     @property
     def temporal_host(self) -> str:

@@ -25,6 +25,7 @@ from domain.events import (
     upcast,
     upcaster,
 )
+from domain.feedback import ProgramFeedbackGiven
 from domain.leavers import LeaversImported, ParticipantLeftCompany
 from domain.pairing import (
     AtRiskCleared,
@@ -104,6 +105,7 @@ PERSON = Participant(
 SAMPLES: dict[str, EventPayload] = {
     p.TYPE: p
     for p in (
+        ProgramFeedbackGiven(respondent="r0123456789abcdef", usefulness=4, safe_to_speak=5, comment="Time"),
         PairingProposed(
             pairing_id="rm-test.pa.pb",
             program_id="rm-test",
