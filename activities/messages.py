@@ -82,6 +82,7 @@ def render(
     program: str,
     sessions: list[CalendarEntry],
     minutes: int,
+    link: str = "",
 ) -> Rendered:
     subject = SUBJECTS.get(notice.template, "News about your reverse-mentoring pairing")
     context = {
@@ -91,6 +92,7 @@ def render(
         "action": ACTIONS.get(notice.action, "") if notice.action else "",
         "program": program,
         "minutes": minutes,
+        "link": link,
         "sessions": [
             {"number": e.session, "local": local_time(e.start, zone), "cancelled": e.cancelled}
             for e in sessions

@@ -36,6 +36,7 @@ from activities.channels import Channel, Message, PermanentFailure, TransientFai
 from activities.channels.console import ConsoleChannel
 from activities.channels.smtp import SmtpChannel
 from activities.channels.webhook import WebhookChannel
+from activities.directory import Directory
 from activities.invitations import invitation
 from activities.messages import render
 from activities.record import load_stream
@@ -45,9 +46,11 @@ from domain.notifications import Notice
 from domain.pairing import pairing_stream
 from domain.preferences import send_at
 from domain.program import NotificationSettings, ProgramConfig, program_stream, replay_program
-from domain.roster import Participant, replay_roster, roster_stream
+from domain.roster import Participant
 from eventstore import EventStore
+from portal.links import link_for_notice
 from tandem import logs
+from tandem.settings import Settings
 
 DEFAULT_LEASE_SECONDS = 300.0  # longer than any channel's timeout (at most 120 s each way)
 CONFIG_TTL = timedelta(seconds=30)
@@ -93,8 +96,9 @@ class Outbox:
         self.batch_size = batch_size
         self.clock = clock
         self.log = logs.get("outbox")
+        self.portal_settings = Settings.from_env(dict(self.environ))
         self._configs: dict[str, tuple[datetime, ProgramConfig | None]] = {}
-        self._people: dict[str, dict[str, Participant]] = {}
+        self.directory = Directory(store)
 
     # -- queueing (called by the publish activity) ------------------------------------------------
 
@@ -239,8 +243,15 @@ class Outbox:
                 sessions = invitations_for(
                     notice.template, notice.ref, session_calendar(notice.pairing_id, events)
                 )
+        link = self._link(notice, now) if person is not None and channel_name != "webhook" else ""
         rendered = render(
-            notice, name=name, zone=zone, program=program, sessions=sessions, minutes=settings.session_minutes
+            notice,
+            name=name,
+            zone=zone,
+            program=program,
+            sessions=sessions,
+            minutes=settings.session_minutes,
+            link=link,
         )
         attachments = ()
         if channel_name == "email" and person is not None:
@@ -267,8 +278,19 @@ class Outbox:
             text=rendered.chat if channel_name == "webhook" else rendered.text,
             html=rendered.html if channel_name == "email" else "",
             attachments=attachments,
+            link=link,
         )
         return message, self._channel(channel_name, settings)
+
+    def _link(self, notice: Notice, now: datetime) -> str:
+        """The participant's portal link for what the notice asks (not in webhook chats: they are
+        shared rooms). Issued as of the start of the day, so a resend within the day is identical."""
+        day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            return link_for_notice(self.portal_settings, notice, day) or ""
+        except (OSError, ValueError) as exc:  # no portal key can be read or made: send without a link
+            self.log.warning("portal link unavailable", key=notice.key, error=str(exc))
+            return ""
 
     def _channel(self, name: str, settings: NotificationSettings) -> Channel:
         if name == "email":
@@ -297,14 +319,7 @@ class Outbox:
         return config
 
     async def _person(self, program_id: str, participant_id: str | None) -> Participant | None:
-        if participant_id is None:
-            return None
-        people = self._people.get(program_id)
-        if people is None or participant_id not in people:
-            events = await load_stream(self.store, roster_stream(program_id))
-            people = dict(replay_roster(program_id, events).participants)
-            self._people[program_id] = people
-        return people.get(participant_id)
+        return await self.directory.lookup(program_id, participant_id)
 
     async def _events_until(self, pairing_id: str, event_id: str) -> list[Event]:
         events = await load_stream(self.store, pairing_stream(pairing_id))

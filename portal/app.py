@@ -38,7 +38,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.notify import Directory
+from activities.directory import Directory
 from activities.record import load_stream, to_new_event
 from domain.errors import DomainError, DuplicateSubmission
 from domain.feedback import GiveFeedback, decide_feedback, feedback_stream, replay_feedback

@@ -9,6 +9,8 @@ like the codec's); a key file is re-read when it changes, so a rotation needs no
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +51,7 @@ def token_for(
     action: str,
     expires_at: datetime,
     ref: int | None = None,
+    nonce: str | None = None,
 ) -> str:
     if action not in ACTIONS:
         raise ValueError(f"unknown portal action {action!r}; one of {', '.join(ACTIONS)}")
@@ -59,7 +62,7 @@ def token_for(
         pairing_id=pairing_id,
         action=action,
         expires_at=int(expires_at.timestamp()),
-        nonce=new_nonce(),
+        nonce=nonce or new_nonce(),
         ref=ref,
     )
     return sign(portal_keys(settings), grant)
@@ -72,13 +75,15 @@ def link_for(
     action: str,
     expires_at: datetime,
     ref: int | None = None,
+    nonce: str | None = None,
 ) -> str:
     """A signed link that lets ``participant_id`` do ``action`` on ``pairing_id`` until ``expires_at``."""
-    token = token_for(settings, participant_id, pairing_id, action, expires_at, ref)
+    token = token_for(settings, participant_id, pairing_id, action, expires_at, ref, nonce)
     return f"{settings.portal_base_url}/a/{token}"
 
 
 class _NoticeLike(Protocol):
+    key: str
     pairing_id: str
     participant_id: str | None
     action: str | None
@@ -86,10 +91,15 @@ class _NoticeLike(Protocol):
 
 
 def link_for_notice(settings: Settings, notice: _NoticeLike, now: datetime | None = None) -> str | None:
-    """The link a notice carries: None for the operator's notices and for notices asking nothing."""
+    """The link a notice carries: None for the operator's notices and for notices asking nothing.
+
+    The nonce comes from the notice's key, so the same notice issued at the same ``now`` gets the
+    same link: a message resent by the outbox is identical to the first attempt.
+    """
     if notice.participant_id is None or notice.action not in NOTICE_ACTIONS:
         return None
     expires = (now or datetime.now(UTC)) + timedelta(days=settings.portal_link_days)
     ref = notice.ref if notice.action == "log_session" else None
     action = NOTICE_ACTIONS[notice.action]
-    return link_for(settings, notice.participant_id, notice.pairing_id, action, expires, ref)
+    nonce = base64.urlsafe_b64encode(hashlib.sha256(notice.key.encode()).digest()[:12]).decode().rstrip("=")
+    return link_for(settings, notice.participant_id, notice.pairing_id, action, expires, ref, nonce)

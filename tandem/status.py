@@ -10,7 +10,9 @@ import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from eventstore import EventStore
 from tandem.deliveries import deliveries
+from tandem.report import read_models
 from tandem.settings import Settings
 from tandem.temporal import connect
 from workflows import search
@@ -36,8 +38,32 @@ async def program_status(settings: Settings, program_id: str) -> dict[str, Any]:
         source = "visibility (no worker answered the query)"
         report = await _from_visibility(client, program_id)
     result = {"program_id": program_id, "program_status": status, "source": source, **report}
+    sessions = await session_counts(settings, program_id)
+    if sessions is not None:
+        # pairings tell the program about stage changes, not about every held session (a signal per
+        # session would cost a server round trip each): the event store has the exact figures
+        result["held_sessions"], result["missed_sessions"] = sessions
     result["notifications"] = await _notifications(settings, program_id)
     return result
+
+
+async def session_counts(settings: Settings, program_id: str) -> tuple[int, int] | None:
+    """Held and missed sessions of the program from the read models, caught up first (None when the
+    event store cannot be reached)."""
+    try:
+        store = await EventStore.open(settings.database_url, migrate=False, min_size=1, max_size=2)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        await read_models.runner(store.pool).catch_up()
+        row = await store.pool.fetchrow(
+            "SELECT COALESCE(sum(held), 0) AS held, COALESCE(sum(missed), 0) AS missed"
+            " FROM rm_pairing WHERE program_id = $1",
+            program_id,
+        )
+        return int(row["held"]), int(row["missed"])
+    finally:
+        await store.close()
 
 
 async def _notifications(settings: Settings, program_id: str) -> dict[str, Any]:

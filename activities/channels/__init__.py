@@ -42,6 +42,7 @@ class Message:
     text: str
     html: str = ""
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    link: str = ""  # the participant's portal link for the action asked, if any (never in shared chats)
 
 
 class Channel(Protocol):

@@ -11,4 +11,5 @@ class ConsoleChannel:
     async def send(self, message: Message) -> None:
         to = f"{message.to_name} <{message.to_address}>" if message.to_address else message.to_name
         invites = f" [+{len(message.attachments)} invitation(s)]" if message.attachments else ""
-        print(f"notify {to} | {message.summary}{invites}", flush=True)
+        link = f" | open: {message.link}" if message.link else ""
+        print(f"notify {to} | {message.summary}{invites}{link}", flush=True)

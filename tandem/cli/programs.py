@@ -137,6 +137,8 @@ def status(
     for outcome, count in report.get("outcomes", {}).items():
         table.add_row(f"closed: {outcome}", str(count))
     table.add_row("total", str(report["pairings"]))
+    if "missed_sessions" in report:
+        table.add_row("sessions held / missed", f"{report['held_sessions']} / {report['missed_sessions']}")
     table.caption = f"source: {report['source']}"
     out.print(table)
     _print_notifications(report.get("notifications", {}))

@@ -93,6 +93,7 @@ def demo(
 def up() -> None:
     """Run the local stack (Temporal server + UI, PostgreSQL) and one worker until Ctrl-C."""
     from localstack.stack import LocalStack
+    from portal.server import run_with_portal
     from worker import serve
 
     settings = Settings.from_env()
@@ -107,10 +108,11 @@ def up() -> None:
         out.print(
             f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · "
             f"PostgreSQL {addresses.database_url} · state in {settings.state_dir}/\n"
-            f"worker on task queue {settings.task_queue}; Ctrl-C stops all",
+            f"worker on task queue {settings.task_queue}; participant portal {settings.portal_base_url}; "
+            "Ctrl-C stops all",
             highlight=False,
         )
-        asyncio.run(serve(settings))
+        asyncio.run(run_with_portal(settings, serve(settings)))
     except StackError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:

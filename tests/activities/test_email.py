@@ -181,3 +181,45 @@ async def test_mail_server_down_delays_and_then_delivers_once(
     clock.now = T0 + timedelta(seconds=3)
     await outbox.dispatch_due()
     assert sorted(m["To"] for m in smtp_sink.messages) == ["Ana <ana@example.org>", "Bob <bob@example.org>"]
+
+
+async def test_a_notice_asking_for_an_action_carries_the_participants_portal_link(
+    outbox_store: EventStore, smtp_sink: SmtpSink
+) -> None:
+    import base64
+
+    from portal.links import portal_keys
+    from portal.tokens import verify
+    from tandem.settings import Settings
+
+    keys = {"TANDEM_PORTAL_KEYS": "k1:" + base64.b64encode(b"k" * 32).decode(), "TANDEM_PORTAL_PORT": "9911"}
+    program = await seed_program(outbox_store, email_settings(smtp_sink))
+    clock = Clock(T0)
+    outbox = Outbox(outbox_store, clock=clock, environ=keys)
+    d = program.driver
+    d.agree()
+    d.run_until(d.state.sessions[0].at + timedelta(hours=1))  # the check-in request fires
+    notices = await program.publish(outbox)
+    ask = next(n for n in notices if n.action == "log_session" and n.recipient == "mentor")
+    clock.now = d.now
+    await outbox.dispatch_due()
+
+    [mail] = smtp_sink.with_id(message_id(ask.key))
+    text = mail.get_body(("plain",)).get_content()
+    link = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Open your form: "))
+    assert link.startswith("http://127.0.0.1:9911/a/")
+    assert f'<a href="{link}">' in mail.get_body(("html",)).get_content()
+    grant = verify(portal_keys(Settings.from_env(keys)), link.rsplit("/", 1)[1], d.now)
+    assert (grant.participant_id, grant.pairing_id, grant.action, grant.ref) == (
+        ask.participant_id,
+        program.pairing_id,
+        "log_session",
+        ask.ref,
+    )
+    # rendered again the same day (a resend after a crash), the message and its link are identical
+    again, _ = await outbox._prepare(ask, "email", None)
+    assert again.link == link
+    # a notice that asks nothing carries no link
+    told = next(n for n in notices if n.action is None and n.participant_id is not None)
+    plain, _ = await outbox._prepare(told, "email", None)
+    assert plain.link == "" and "Open your form" not in plain.text

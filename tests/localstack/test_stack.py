@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -108,11 +109,12 @@ def test_persistent_stack_keeps_state_and_leaves_no_process(tmp_path: Path) -> N
 
 
 def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    ui_port, temporal_port, db_port = free_port(), free_port(), free_port()
+    ui_port, temporal_port, db_port, portal_port = free_port(), free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         TANDEM_STATE_DIR=str(tmp_path / "state"),
         TANDEM_UI_PORT=str(ui_port),
+        TANDEM_PORTAL_PORT=str(portal_port),
         TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:{db_port}/tandem",
         TANDEM_LOG_FORMAT="json",
@@ -135,6 +137,16 @@ def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             except OSError:
                 time.sleep(0.5)
         assert status == 200, "the Temporal UI did not answer"
+        portal = None
+        while time.monotonic() < deadline and portal is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{portal_port}/a/forged", timeout=2) as r:
+                    portal = r.status
+            except urllib.error.HTTPError as refused:  # the portal answers: a forged link is refused
+                portal = refused.code
+            except OSError:
+                time.sleep(0.5)
+        assert portal == 403, f"the participant portal did not refuse a forged link ({portal})"
         # the worker is up once it logs; give it a moment, then Ctrl-C
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
@@ -144,6 +156,6 @@ def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             proc.kill()
     assert proc.returncode == 0, output
     assert "worker started" in output and "stopped" in output
-    for port in (ui_port, temporal_port, db_port):
+    for port in (ui_port, temporal_port, db_port, portal_port):
         assert not port_open("127.0.0.1", port)
     assert _processes_mentioning(str(tmp_path / "state")) == []
