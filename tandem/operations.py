@@ -63,6 +63,9 @@ def read_text(
     (missing, a directory, a device or pipe, too large, not UTF-8) is added to ``problems``."""
     name = str(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():  # opening a pipe would block
+            problems.append(Problem(name, 1, 1, "is not a regular file (a device, pipe or socket)"))
+            return None
         with path.open("rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
