@@ -162,6 +162,9 @@ def _ui_decodes_through_the_codec_server(ui_port: int, codec_port: int, token_fi
     assert settings["Codec"]["Endpoint"] == codec_url
     assert token_file.stat().st_mode & 0o077 == 0  # created on first start, owner only
     token = token_file.read_text().strip()
+    deadline = time.monotonic() + 30  # the codec server starts with the worker, after the UI
+    while not port_open("127.0.0.1", codec_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for headers, expected in (({}, 401), ({"Authorization": f"Bearer {token}"}, 200)):
         request = urllib.request.Request(
             f"{codec_url}/decode",
