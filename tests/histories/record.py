@@ -31,10 +31,14 @@ from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 HERE = Path(__file__).resolve().parent
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
+    # recorded when pairings published with a local activity (before "publish-after-commit")
     "pairing_completed": "diligent",
     "pairing_flaky_at_risk": "flaky",
     "pairing_withdrawn": "drops_out",
     "pairing_mismatched": "mismatched",
+    # recorded with publishing in a regular activity, after the decision is committed
+    "pairing_completed_after_commit": "diligent",
+    "pairing_flaky_after_commit": "flaky",
 }
 
 
