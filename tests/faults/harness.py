@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
@@ -163,12 +163,3 @@ async def compare_streams(client: Client, store: EventStore, program_id: str) ->
         if [e[0] for e in stored] != list(range(1, len(stored) + 1)):
             mismatches.append(f"{workflow_id}: store versions have a gap")
     return Comparison(len(runs), expected, found, lost, duplicated, mismatches)
-
-
-async def all_closed(client: Client, program_id: str) -> bool:
-    query = f'ProgramId = "{program_id}" AND ExecutionStatus = "Running"'
-    return not [e async for e in client.list_workflows(query)]
-
-
-def completed(status: WorkflowExecutionStatus | None) -> bool:
-    return status == WorkflowExecutionStatus.COMPLETED
