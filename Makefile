@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test up install lint histories clean
+.PHONY: demo test up install lint histories chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict domain
+
+# Fault tests only (worker kill -9, PostgreSQL outages); prints faults, programs, events expected/found,
+# lost and duplicated. They also run in `make test`.
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/faults
 
 histories: $(STAMP)
 	$(BIN)/python -m tests.histories.record

@@ -8,7 +8,6 @@ columns, with suggestions). Columns are reported by their 1-based position in th
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator, Sequence
 
@@ -30,9 +29,23 @@ class Report:
         self.problems.append(Problem(self.filename, max(line, 1), max(column, 1), message))
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def lines(text: str) -> Iterator[str]:
+    """The physical lines of ``text`` with their line ends, one at a time (as ``io.StringIO(text,
+    newline="")`` yields them, without copying the whole text into a second buffer)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
 def records(text: str, report: Report) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the physical line each starts on; a CSV error ends the file there."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Non-blank records with the physical line each starts on; a CSV error ends the file there.
+
+    Memory beyond ``text`` itself is one record at a time: lines are produced lazily, so a caller
+    that stops after its row limit has done bounded work whatever the file's length.
+    """
+    reader = csv.reader(lines(text))
     while True:
         start = reader.line_num + 1  # line_num counts lines read so far: the next record starts after them
         try:

@@ -10,12 +10,13 @@ out of a live workflow, a replay and a unit test.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.durations import Duration
 from domain.errors import DuplicateSubmission, InvalidTransition, RuleViolation
@@ -26,8 +27,44 @@ Side = Literal["mentor", "mentee"]
 Author = Literal["mentor", "mentee", "operator"]
 SIDES: tuple[Side, Side] = ("mentor", "mentee")
 MAX_GOALS = 5
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Free text on one line: no control characters (a tab or line break included)."""
+    found = _CONTROL.search(text)
+    if found:
+        raise ValueError(
+            f"contains control character U+{ord(found.group()):04X} at character {found.start() + 1}"
+        )
+    return text
+
+
+def _lines(text: str) -> str:
+    """Free text that may span lines (tabs and line breaks allowed), without other control characters."""
+    found = _CONTROL_BUT_LINE_BREAKS.search(text)
+    if found:
+        raise ValueError(
+            f"contains control character U+{ord(found.group()):04X} at character {found.start() + 1}"
+        )
+    return text
+
+
+# Goal is shared with events (facts already recorded), so its own fields keep their old rules; commands
+# check their goals' text with ``_one_line`` (see ProposeGoals).
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+ShortLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)
+]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_lines)]
+Topic = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
+]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_one_line)]
+NoteText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_lines)
+]
 
 
 class Stage(StrEnum):
@@ -342,6 +379,19 @@ class ProposePairing(_Command):
     replaces: str | None = None
 
 
+def _goals_on_one_line(goals: tuple[Goal, ...]) -> tuple[Goal, ...]:
+    for number, goal in enumerate(goals, start=1):
+        for name in ("title", "signal"):
+            try:
+                _one_line(getattr(goal, name))
+            except ValueError as error:
+                raise ValueError(f"goal {number} {name} {error}") from None
+    return goals
+
+
+ProposedGoals = Annotated[tuple[Goal, ...], AfterValidator(_goals_on_one_line)]
+
+
 class StartPairing(_Command):
     type: Literal["start_pairing"] = "start_pairing"
     terms: PairingTerms
@@ -350,7 +400,7 @@ class StartPairing(_Command):
 class ProposeGoals(_Command):
     type: Literal["propose_goals"] = "propose_goals"
     side: Side
-    goals: tuple[Goal, ...]
+    goals: ProposedGoals
 
 
 class AgreeGoals(_Command):
@@ -358,7 +408,7 @@ class AgreeGoals(_Command):
 
     type: Literal["agree_goals"] = "agree_goals"
     side: Side
-    goals: tuple[Goal, ...]
+    goals: ProposedGoals
 
 
 class LogSession(_Command):
@@ -367,9 +417,7 @@ class LogSession(_Command):
     session: int | None = None
     status: SessionStatus
     rating: int | None = None
-    topics: tuple[
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)], ...
-    ] = ()
+    topics: tuple[Topic, ...] = ()
     private_note: LongText = ""
     rescheduled_to: AwareDatetime | None = None
 
@@ -391,7 +439,7 @@ class SubmitMidpoint(_Command):
 class OverrideMidpoint(_Command):
     type: Literal["override_midpoint"] = "override_midpoint"
     decision: MidpointDecision
-    reason: ShortText
+    reason: ShortLine
 
 
 class SubmitCloseout(_Command):
@@ -405,7 +453,7 @@ class SubmitCloseout(_Command):
 
 class Pause(_Command):
     type: Literal["pause"] = "pause"
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    reason: Reason = ""
 
 
 class Resume(_Command):
@@ -420,20 +468,20 @@ class Extend(_Command):
 class Withdraw(_Command):
     type: Literal["withdraw"] = "withdraw"
     side: Side
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    reason: Reason = ""
 
 
 class AddNote(_Command):
     type: Literal["add_note"] = "add_note"
     author: Author
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    text: NoteText
 
 
 class Rematch(_Command):
     """Operator: end this pairing now so that the program pairs the mentee with someone else."""
 
     type: Literal["rematch"] = "rematch"
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    reason: Reason = ""
 
 
 class Tick(_Command):

@@ -51,6 +51,7 @@ LIST_COLUMNS = frozenset({"skills_offered", "skills_wanted", "languages", "inter
 OPTIONAL_VALUES = frozenset({"manager_email", *OPTIONAL_COLUMNS})  # may be left empty
 
 MAX_NAME_LENGTH = 120
+MAX_ROWS = 50_000  # five times the largest program one machine runs (10,000 people)
 LEVELS = (1, 20)
 CAPACITY = (1, 50)
 _LOOP_SHOWN = 8  # longer manager loops are abbreviated in messages (a 10,000-person loop stays readable)
@@ -75,7 +76,7 @@ def parse_roster(
     program_id: str,
     known_timezones: frozenset[str],
     reverse_pairs: bool = True,
-    max_rows: int = 200_000,
+    max_rows: int = MAX_ROWS,
 ) -> list[Participant]:
     """Parse and validate a roster; raise :class:`InvalidInput` with every problem found."""
     report = _Report(filename)

@@ -36,6 +36,7 @@ class EmbeddedPostgres:
         bin_dir = _bin_dir()
         self.postgres = bin_dir / "postgres"
         self.initdb = bin_dir / "initdb"
+        self.isready = bin_dir / "pg_isready"
         argv = [
             str(self.postgres),
             "-D",
@@ -113,18 +114,15 @@ class EmbeddedPostgres:
         ensure_port_free(self.host, self.port, "PostgreSQL", "DATABASE_URL")
         self._prepare()
         self.child.start()
-        self.child.wait_until(lambda: port_open(self.host, self.port), timeout, f"port {self.port}")
-        # The port opens before recovery ends ("the database system is starting up"): wait until
-        # the server accepts connections, so that callers can connect at once.
-        self.child.wait_until(self.accepting, timeout, "PostgreSQL to accept connections")
+        # an open port is not enough: while starting (or recovering after a crash) the server
+        # refuses connections with "the database system is starting up"
+        self.child.wait_until(self._accepting, timeout, f"connections on port {self.port}")
 
-    def accepting(self) -> bool:
-        ready = subprocess.run(
-            [str(self.postgres.parent / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)],
-            check=False,
-            timeout=10,
-        )
-        return ready.returncode == 0
+    def _accepting(self) -> bool:
+        if not port_open(self.host, self.port):
+            return False
+        probe = [str(self.isready), "-q", "-h", self.host, "-p", str(self.port), "-t", "2"]
+        return subprocess.run(probe, check=False, capture_output=True).returncode == 0
 
     def stop(self) -> None:
         import signal

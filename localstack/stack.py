@@ -45,6 +45,7 @@ class LocalStack:
         database: str,
         persistent_temporal: bool,
         cleanup_dir: bool = False,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.database = database
@@ -60,12 +61,18 @@ class LocalStack:
             db_file=(state_dir / "temporal.sqlite") if persistent_temporal else None,
             log_path=logs / "temporal.log",
             search_attributes=DEV_SERVER_TYPES,
+            ui_codec_endpoint=ui_codec_endpoint,
         )
         self.ui_port = ui_port
 
     @classmethod
     def persistent(
-        cls, state_dir: Path, temporal_address: str, database_url: str, ui_port: int
+        cls,
+        state_dir: Path,
+        temporal_address: str,
+        database_url: str,
+        ui_port: int,
+        ui_codec_endpoint: str | None = None,
     ) -> LocalStack:
         host, _, port = temporal_address.rpartition(":")
         url = urlsplit(database_url)
@@ -82,6 +89,7 @@ class LocalStack:
             pg_port=url.port or 5432,
             database=(url.path or "/tandem").lstrip("/"),
             persistent_temporal=True,
+            ui_codec_endpoint=ui_codec_endpoint,
         )
 
     @classmethod

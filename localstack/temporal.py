@@ -44,6 +44,7 @@ class TemporalDevServer:
         log_path: Path,
         search_attributes: dict[str, str],
         namespace: str = "default",
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.host, self.port, self.ui_port = host, port, ui_port
         self.db_file = db_file
@@ -65,6 +66,8 @@ class TemporalDevServer:
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(ui_port), "--ui-ip", host]
+            if ui_codec_endpoint:  # the UI decodes payloads through our codec server
+                argv += ["--ui-codec-endpoint", ui_codec_endpoint]
         if db_file is not None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
             argv += ["--db-filename", str(db_file)]

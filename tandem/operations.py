@@ -7,6 +7,8 @@ reported together. Enrolment writes the program and roster streams straight into
 
 from __future__ import annotations
 
+import os
+import stat
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +43,11 @@ from workflows import search
 from workflows.program import ProgramInput, ProgramSummary, ProgramWorkflow, program_workflow_id
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Per kind of file: far above any real file (a 10,000-person roster is ~3 MB), far below what would
+# strain the machine. Larger files are refused before they are read.
+MAX_PROGRAM_BYTES = 1024 * 1024
+MAX_ROSTER_BYTES = 32 * 1024 * 1024
+MAX_PAIRINGS_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,14 +56,30 @@ class Inputs:
     participants: list[Participant]
 
 
-def read_text(path: Path, problems: list[Problem]) -> str | None:
+def read_text(
+    path: Path, problems: list[Problem], limit: int = MAX_FILE_BYTES, what: str = "file"
+) -> str | None:
+    """The UTF-8 text of the regular file ``path``, reading at most ``limit`` + 1 bytes; any problem
+    (missing, a directory, a device or pipe, too large, not UTF-8) is added to ``problems``."""
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(Problem(name, 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():  # opening a pipe would block
+            problems.append(Problem(name, 1, 1, "is not a regular file (a device, pipe or socket)"))
             return None
-        return path.read_bytes().decode("utf-8")
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(Problem(name, 1, 1, "is not a regular file (a device, pipe or socket)"))
+                return None
+            # refused unread when too large; read bounded even if the file grows meanwhile
+            data = b"" if info.st_size > limit else handle.read(limit + 1)
+        if info.st_size > limit or len(data) > limit:
+            size = max(info.st_size, len(data))
+            problems.append(
+                Problem(name, 1, 1, f"{what} is {size:,} bytes; the limit is {limit:,} bytes, refused unread")
+            )
+            return None
+        return data.decode("utf-8")
     except FileNotFoundError:
         problems.append(Problem(name, 1, 1, "file not found"))
     except IsADirectoryError:
@@ -65,14 +88,16 @@ def read_text(path: Path, problems: list[Problem]) -> str | None:
         problems.append(Problem(name, 1, 1, "permission denied"))
     except UnicodeDecodeError as exc:
         problems.append(Problem(name, 1, 1, f"not UTF-8 text (byte {exc.start}: {exc.reason})"))
+    except OSError as exc:
+        problems.append(Problem(name, 1, 1, f"cannot be read: {exc.strerror or exc}"))
     return None
 
 
 def load_inputs(program_path: Path, roster_path: Path) -> Inputs:
     """Parse and validate both files; raise InvalidInput with every problem of both at once."""
     problems: list[Problem] = []
-    program_text = read_text(program_path, problems)
-    roster_text = read_text(roster_path, problems)
+    program_text = read_text(program_path, problems, MAX_PROGRAM_BYTES, "program file")
+    roster_text = read_text(roster_path, problems, MAX_ROSTER_BYTES, "roster")
     config: ProgramConfig | None = None
     if program_text is not None:
         try:
@@ -100,7 +125,7 @@ def load_pairings(path: Path, inputs: Inputs) -> Proposal:
     """Parse and check an operator-edited pairings file against the validated program and roster;
     raise InvalidInput with every problem (an unreadable file is one of them)."""
     problems: list[Problem] = []
-    text = read_text(path, problems)
+    text = read_text(path, problems, MAX_PAIRINGS_BYTES, "pairings file")
     if text is None:
         raise InvalidInput(problems)
     return parse_pairings(

@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict
 
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/tandem"
+DEFAULT_CODEC_ADDRESS = "127.0.0.1:8234"
 KEY_FILE_NAME = "codec-keys.json"
 PORTAL_KEY_FILE_NAME = "portal-keys.json"
 DEFAULT_PORTAL_PORT = 8088
+TOKEN_FILE_NAME = "codec-token"
 
 
 class Settings(BaseModel):
@@ -33,6 +35,10 @@ class Settings(BaseModel):
     portal_keys: str | None = None  # TANDEM_PORTAL_KEYS: id:base64key[,...], newest last
     portal_key_file: Path | None = None  # TANDEM_PORTAL_KEY_FILE; default: <state_dir>/portal-keys.json
     portal_link_days: int = 14  # TANDEM_PORTAL_LINK_DAYS: how long a link in a notice stays valid
+    codec_address: str = DEFAULT_CODEC_ADDRESS  # TANDEM_CODEC_ADDRESS: where the codec server listens
+    codec_origins: tuple[str, ...] = ()  # TANDEM_CODEC_ORIGINS; default: the local UI's origin
+    codec_token: str | None = None  # TANDEM_CODEC_TOKEN: the codec server's bearer token
+    codec_token_file: Path | None = None  # TANDEM_CODEC_TOKEN_FILE; default: <state_dir>/codec-token
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +61,12 @@ class Settings(BaseModel):
                 Path(env["TANDEM_PORTAL_KEY_FILE"]) if env.get("TANDEM_PORTAL_KEY_FILE") else None
             ),
             portal_link_days=int(env.get("TANDEM_PORTAL_LINK_DAYS", "14")),
+            codec_address=env.get("TANDEM_CODEC_ADDRESS", DEFAULT_CODEC_ADDRESS),
+            codec_origins=_listed(env.get("TANDEM_CODEC_ORIGINS", "")),
+            codec_token=env.get("TANDEM_CODEC_TOKEN") or None,
+            codec_token_file=(
+                Path(env["TANDEM_CODEC_TOKEN_FILE"]) if env.get("TANDEM_CODEC_TOKEN_FILE") else None
+            ),
         )
 
     @property
@@ -69,6 +81,18 @@ class Settings(BaseModel):
     def portal_base_url(self) -> str:
         return (self.portal_url or f"http://{self.portal_host}:{self.portal_port}").rstrip("/")
 
+    def token_file(self) -> Path:
+        return self.codec_token_file or self.state_dir / TOKEN_FILE_NAME
+
+    @property
+    def ui_origins(self) -> tuple[str, ...]:
+        """The browser origins the codec server answers: the Temporal UI's (CORS)."""
+        return self.codec_origins or (f"http://127.0.0.1:{self.ui_port}",)
+
+    @property
+    def codec_url(self) -> str:
+        return f"http://{self.codec_address}"
+
     @property
     def temporal_host(self) -> str:
         return self.temporal_address.rsplit(":", 1)[0]
@@ -76,6 +100,10 @@ class Settings(BaseModel):
     @property
     def temporal_port(self) -> int:
         return int(self.temporal_address.rsplit(":", 1)[1])
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 # The environment variables the worker and the starter read; docker-compose.yml must agree (tested).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from pathlib import Path
@@ -11,9 +12,14 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from domain.pairing import AgreeGoals, Goal, ProposeGoals
+from domain.pairing import AddNote, AgreeGoals, Goal, ProposeGoals
+from domain.program import ProgramConfig
+from domain.roster import Role
+from eventstore import EventStore
+from tandem import operations
 from tandem.codec import CodecKeyError, EncryptionCodec, KeyRing, generate_key_file, load_keys
 from tests.workflows.helpers import new_pairing_input, start_pairing
+from tests.workflows.test_program import _person
 from workflows.pairing import ActionResult, PairingWorkflow
 
 
@@ -85,10 +91,45 @@ async def test_history_holds_no_plaintext_personal_data(client: Client, worker: 
             await handle.execute_update(
                 "agree_goals", AgreeGoals(side=side, goals=goals), result_type=ActionResult
             )
+        note = f"Reach the mentee at grace.{secrets.token_hex(3)}@example.com before the retro"
+        await handle.execute_update(
+            "add_note", AddNote(author="operator", text=note), result_type=ActionResult
+        )
         raw = (await handle.fetch_history()).to_json()
         assert goal_title not in raw
+        assert note not in raw and note.split()[4] not in raw  # the note, and the email in it
         assert base64.b64encode(goal_title.encode()).decode()[:16] not in raw
         state = await handle.query(PairingWorkflow.query_state)  # an authorised client still reads it
         assert state.goals[0].title == goal_title
     finally:
         await handle.terminate("test finished")
+
+
+async def test_program_histories_hold_no_participant_email_or_name(
+    client: Client, worker: Worker, store: EventStore
+) -> None:
+    """A whole simulated program: neither its history nor any pairing's holds a roster email or name."""
+    program_id = f"prog-{secrets.token_hex(4)}"
+    people = [_person(program_id, n, role) for n in range(2) for role in (Role.MENTOR, Role.MENTEE)]
+    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="privacy"), participants=people)
+    _, specs = operations.plan(inputs)
+    version = await operations.enrol(store, inputs, specs)
+    handle = await operations.start_program(
+        client, worker.task_queue, inputs, specs, version, simulation_seed=3, time_skipping=True
+    )
+    summary = await handle.result()
+    query = f'ProgramId = "{program_id}" AND WorkflowType = "PairingWorkflow"'
+    for _ in range(100):  # visibility is eventually consistent
+        children = [e async for e in client.list_workflows(query)]
+        if len(children) >= summary.pairings:
+            break
+        await asyncio.sleep(0.1)
+    assert len(children) >= summary.pairings
+    histories = [(await handle.fetch_history()).to_json()]
+    for execution in children:
+        child = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        histories.append((await child.fetch_history()).to_json())
+    for raw in histories:
+        for person in people:
+            assert person.email not in raw and person.name not in raw
+            assert person.email.split("@")[0] + "@" not in raw

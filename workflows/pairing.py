@@ -54,6 +54,9 @@ PUBLISH_TIMEOUT = timedelta(minutes=1)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
 )
+# A regular activity lost with a killed worker is retried only after this timeout: keep it short (a
+# publish takes milliseconds; a slow one is simply retried, both halves being idempotent).
+PUBLISH_ACTIVITY_TIMEOUT = timedelta(seconds=20)
 HISTORY_LIMIT = 8_000  # continue-as-new well before Temporal's 50k-event / 50 MB limits
 
 
@@ -251,10 +254,9 @@ class PairingWorkflow:
         }
 
     async def _publish(self) -> None:
-        """Record every unpublished event and deliver its notices: one local activity per flush.
+        """Record every unpublished event and deliver its notices: one activity call per flush.
 
-        A local activity costs no extra server round trip (the dev server is the bottleneck, see
-        PLATFORM.md); both halves are idempotent, so a retry after a crash redoes only what is missing.
+        Both halves are idempotent, so a retry after a crash redoes only what is missing.
         Simulated participants answer in a separate, regular activity: their Updates must reach this
         workflow while it waits, which a local activity (running inside the workflow task) cannot allow.
         """
@@ -270,20 +272,36 @@ class PairingWorkflow:
                         notices=notices,
                         simulation_seed=self.inp.simulation_seed,
                     )
-                await workflow.execute_local_activity(
-                    "publish",
-                    PublishBatch(
-                        record=RecordBatch(
-                            stream_id=self.state.stream_id,
-                            expected_version=self.recorded_version,
-                            events=batch,
-                        ),
-                        delivery=delivery,
+                publish = PublishBatch(
+                    record=RecordBatch(
+                        stream_id=self.state.stream_id,
+                        expected_version=self.recorded_version,
+                        events=batch,
                     ),
-                    result_type=PublishOutcome,
-                    start_to_close_timeout=PUBLISH_TIMEOUT,
-                    retry_policy=PUBLISH_RETRY,
+                    delivery=delivery,
                 )
+                # A local activity records before its workflow task is committed: if the worker dies in
+                # between, the retried task decides again at a later now() (other deadlines) and the
+                # store already holds the lost attempt's events, so the pairing could never record
+                # again (found by tests/faults). A regular activity runs only once the decision is in
+                # the history, so every retry records the very same events. Patched: histories
+                # recorded with the local activity still replay.
+                if workflow.patched("publish-after-commit"):
+                    await workflow.execute_activity(
+                        "publish",
+                        publish,
+                        result_type=PublishOutcome,
+                        start_to_close_timeout=PUBLISH_ACTIVITY_TIMEOUT,
+                        retry_policy=PUBLISH_RETRY,
+                    )
+                else:
+                    await workflow.execute_local_activity(
+                        "publish",
+                        publish,
+                        result_type=PublishOutcome,
+                        start_to_close_timeout=PUBLISH_TIMEOUT,
+                        retry_policy=PUBLISH_RETRY,
+                    )
                 self.recorded_version = batch[-1].version
                 self.published_state = state_after
                 if (

@@ -28,7 +28,7 @@ def _load(program: Path, roster: Path, pairings: Path | None) -> tuple[operation
             raise
         # The pairings cannot be checked against a broken roster or program; their own shape can.
         shape: list[Problem] = []
-        text = operations.read_text(pairings, shape)
+        text = operations.read_text(pairings, shape, operations.MAX_PAIRINGS_BYTES, "pairings file")
         if text is not None:
             shape.extend(check_pairings_shape(text, str(pairings)))
         raise InvalidInput([*exc.problems, *shape]) from None

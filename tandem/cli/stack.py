@@ -91,15 +91,20 @@ def demo(
 
 @app.command()
 def up() -> None:
-    """Run the local stack (Temporal server + UI, PostgreSQL) and one worker until Ctrl-C."""
+    """Run the local stack (Temporal + UI, PostgreSQL), the codec server and a worker until Ctrl-C."""
     from localstack.stack import LocalStack
-    from portal.server import run_with_portal
-    from worker import serve
+    from tandem import codec_server
 
     settings = Settings.from_env()
     logs.configure(settings.log_format)
+    if settings.codec_token is None and not settings.token_file.exists():
+        codec_server.generate_token_file(settings.token_file)  # outside the repo: the state directory
     stack = LocalStack.persistent(
-        settings.state_dir, settings.temporal_address, settings.database_url, settings.ui_port
+        settings.state_dir,
+        settings.temporal_address,
+        settings.database_url,
+        settings.ui_port,
+        ui_codec_endpoint=settings.codec_url,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -108,15 +113,60 @@ def up() -> None:
         out.print(
             f"Temporal {addresses.temporal_address} · UI {addresses.ui_url} · "
             f"PostgreSQL {addresses.database_url} · state in {settings.state_dir}/\n"
+            f"{codec_server.describe(settings)}\n"
             f"worker on task queue {settings.task_queue}; participant portal {settings.portal_base_url}; "
             "Ctrl-C stops all",
             highlight=False,
         )
-        asyncio.run(run_with_portal(settings, serve(settings)))
-    except StackError as exc:
+        asyncio.run(_serve_all(settings))
+    except (StackError, codec_server.CodecServerError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         pass
     finally:
         stack.stop()
         out.print("stopped")
+
+
+async def _serve_all(settings: Settings) -> None:
+    """The worker, with the codec server and the participant portal beside it in one event loop."""
+    from portal.server import run_with_portal
+    from tandem import codec_server
+    from worker import serve
+
+    runner = await codec_server.start(settings)
+    try:
+        await run_with_portal(settings, serve(settings))
+    finally:
+        await runner.cleanup()
+
+
+@app.command("codec-server")
+def codec_server_command() -> None:
+    """Run the codec server alone (the Temporal UI decodes payloads through it) until Ctrl-C.
+
+    Listens on TANDEM_CODEC_ADDRESS (127.0.0.1:8234); answers browsers from TANDEM_CODEC_ORIGINS (the
+    UI's origin); bearer token from TANDEM_CODEC_TOKEN or the file TANDEM_CODEC_TOKEN_FILE.
+    """
+    from tandem import codec_server
+    from tandem.codec import CodecKeyError
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+
+    async def run() -> None:
+        runner = await codec_server.start(settings)
+        out.print(codec_server.describe(settings) + "; Ctrl-C stops it", highlight=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(run())
+    except (codec_server.CodecServerError, CodecKeyError) as exc:
+        raise fail(str(exc)) from None

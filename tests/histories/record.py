@@ -30,12 +30,15 @@ from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 
 HERE = Path(__file__).resolve().parent
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
-# "pairing_*.json" without a suffix are the first versions (before the "pairing-memo" patch).
+# The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
+# and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
+# "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
+# regular activity once the decision is committed ("publish-after-commit").
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed_memo": "diligent",
-    "pairing_flaky_at_risk_memo": "flaky",
-    "pairing_withdrawn_memo": "drops_out",
-    "pairing_mismatched_memo": "mismatched",
+    "pairing_completed_after_commit": "diligent",
+    "pairing_flaky_after_commit": "flaky",
+    "pairing_withdrawn_after_commit": "drops_out",
+    "pairing_mismatched_after_commit": "mismatched",
 }
 
 

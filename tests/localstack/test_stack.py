@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -109,7 +110,8 @@ def test_persistent_stack_keeps_state_and_leaves_no_process(tmp_path: Path) -> N
 
 
 def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    ui_port, temporal_port, db_port, portal_port = free_port(), free_port(), free_port(), free_port()
+    ui_port, temporal_port, db_port = free_port(), free_port(), free_port()
+    codec_port, portal_port = free_port(), free_port()
     env = dict(
         os.environ,
         TANDEM_STATE_DIR=str(tmp_path / "state"),
@@ -118,7 +120,9 @@ def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:{db_port}/tandem",
         TANDEM_LOG_FORMAT="json",
+        TANDEM_CODEC_ADDRESS=f"127.0.0.1:{codec_port}",
     )
+    env.pop("TANDEM_CODEC_TOKEN", None)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "starter.py"), "up"],
         cwd=ROOT,
@@ -147,6 +151,7 @@ def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             except OSError:
                 time.sleep(0.5)
         assert portal == 403, f"the participant portal did not refuse a forged link ({portal})"
+        _ui_decodes_through_the_codec_server(ui_port, codec_port, tmp_path / "state" / "codec-token")
         # the worker is up once it logs; give it a moment, then Ctrl-C
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
@@ -156,6 +161,32 @@ def test_make_up_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             proc.kill()
     assert proc.returncode == 0, output
     assert "worker started" in output and "stopped" in output
-    for port in (ui_port, temporal_port, db_port, portal_port):
+    for port in (ui_port, temporal_port, db_port, codec_port, portal_port):
         assert not port_open("127.0.0.1", port)
     assert _processes_mentioning(str(tmp_path / "state")) == []
+
+
+def _ui_decodes_through_the_codec_server(ui_port: int, codec_port: int, token_file: Path) -> None:
+    """The UI is configured with our codec server, which answers the token made for this stack only."""
+    codec_url = f"http://127.0.0.1:{codec_port}"
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=5) as response:
+        settings = json.loads(response.read())
+    assert settings["Codec"]["Endpoint"] == codec_url
+    assert token_file.stat().st_mode & 0o077 == 0  # created on first start, owner only
+    token = token_file.read_text().strip()
+    deadline = time.monotonic() + 30  # the codec server starts with the worker, after the UI
+    while not port_open("127.0.0.1", codec_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for headers, expected in (({}, 401), ({"Authorization": f"Bearer {token}"}, 200)):
+        request = urllib.request.Request(
+            f"{codec_url}/decode",
+            data=b'{"payloads": []}',
+            headers={"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{ui_port}", **headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                status = response.status
+                allow = response.headers["Access-Control-Allow-Origin"]
+        except urllib.error.HTTPError as exc:
+            status, allow = exc.code, exc.headers["Access-Control-Allow-Origin"]
+        assert (status, allow) == (expected, f"http://127.0.0.1:{ui_port}")

@@ -27,6 +27,8 @@ def _load(path: Path) -> WorkflowHistory:
 def test_corpus_is_present() -> None:
     names = {p.stem for p in HISTORIES}
     assert {"pairing_completed", "pairing_withdrawn", "pairing_mismatched", "program_two_pairings"} <= names
+    # both branches of the "publish-after-commit" patch: local-activity histories and regular-activity ones
+    assert {"pairing_completed_after_commit", "pairing_flaky_after_commit"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,0 +1,66 @@
+"""kill -9 of the worker process, several times while a program runs: it completes, and every pairing's
+stream in the event store is exactly the workflow's own event list."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+
+from eventstore import EventStore
+from tandem.settings import Settings
+from tests.faults.harness import (
+    RESULTS,
+    FaultResult,
+    WorkerProcess,
+    compare_streams,
+    start_program,
+    wait_for_progress,
+)
+
+KILLS = 3  # each costs a workflow-task timeout (10 s) of the task the dead worker held
+PAIRS = 3
+
+
+async def test_worker_killed_repeatedly_loses_and_duplicates_nothing(
+    client: Client, store: EventStore, settings: Settings, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    mine = settings.model_copy(update={"task_queue": f"chaos-kill-{uuid.uuid4().hex[:6]}"})
+    worker = WorkerProcess(mine, tmp_path / "worker.log")
+    worker.start()
+    try:
+        program_id, handle = await start_program(client, store, mine.task_queue, PAIRS, seed=5)
+        seen = 0
+        for _ in range(KILLS):
+            # let the program make some progress, then kill the worker in the middle of it
+            seen = await wait_for_progress(store, program_id, seen + 3, within=60)
+            worker.kill()
+            await asyncio.sleep(1.0)
+            worker.start()
+        summary = await asyncio.wait_for(handle.result(), timeout=240)
+        assert summary.closed == summary.pairings >= PAIRS
+        comparison = await compare_streams(client, store, program_id)
+    finally:
+        worker.stop()
+    RESULTS.append(
+        FaultResult(
+            scenario="worker kill -9",
+            faults=KILLS,
+            programs=1,
+            completed=1,
+            expected=comparison.expected,
+            found=comparison.found,
+            lost=comparison.lost,
+            duplicated=comparison.duplicated,
+            seconds=time.monotonic() - started,
+        )
+    )
+    assert comparison.pairings == summary.pairings
+    assert comparison.mismatches == []
+    assert comparison.lost == comparison.duplicated == 0
+    assert comparison.found == comparison.expected > 0
+    assert worker.starts == KILLS + 1
