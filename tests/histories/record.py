@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -29,6 +29,7 @@ from tandem.settings import Settings
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 
 HERE = Path(__file__).resolve().parent
+DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
@@ -40,6 +41,32 @@ PAIRING_SCENARIOS: dict[str, Behaviour] = {
     "pairing_withdrawn_after_commit": "drops_out",
     "pairing_mismatched_after_commit": "mismatched",
 }
+
+
+async def _operator_paths(client: Client, task_queue: str) -> object:
+    """A pairing driven by hand through the paths simulated people never take: the goal deadline
+    passes (escalation), goals agreed late, a missed and a held session, a note, a pause across a
+    long gap, resume, an extension, then the mentee withdraws."""
+    from domain.durations import IsoDuration
+    from domain.pairing import AddNote, Extend, Goal, LogSession, Pause, Resume, SessionStatus, Withdraw
+    from tests.workflows.helpers import Driver
+
+    handle, skipper = await start_pairing(client, task_queue, new_pairing_input(), skip=False)
+    d = Driver(handle, skipper)
+    await d.to_next_alarm("goal_deadline")
+    await d.agree_goals((Goal(title="Co-host a town hall Q&A", signal="held before the midpoint"),))
+    await d.to_next_alarm("checkin_request")
+    await d.act("log_session", LogSession(side="mentor", status=SessionStatus.MISSED))
+    await d.to_next_alarm("checkin_request")
+    await d.act("log_session", LogSession(side="mentee", status=SessionStatus.HELD, rating=4))
+    await d.act("add_note", AddNote(author="operator", text="agreed to swap roles for one meeting"))
+    await d.act("pause", Pause(reason="sabbatical"))
+    await d.advance(timedelta(days=45))
+    await d.act("resume", Resume())
+    await d.act("extend", Extend(by=IsoDuration.parse("P1M")))
+    await d.act("withdraw", Withdraw(side="mentee", reason="moved to another company"))
+    await handle.result()
+    return await handle.fetch_history()
 
 
 def _person(program_id: str, email: str, role: Role, level: int) -> Participant:
@@ -71,6 +98,9 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
             handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
             await handle.result()
             written.append(await _save(name, await handle.fetch_history()))
+
+        if not only or DRIVEN_SCENARIO in only:
+            written.append(await _save(DRIVEN_SCENARIO, await _operator_paths(client, worker.task_queue)))
 
         if only and PROGRAM_SCENARIO not in only:
             return written

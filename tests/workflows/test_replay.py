@@ -30,9 +30,9 @@ def test_corpus_is_present() -> None:
     # both branches of the "publish-after-commit" patch: local-activity histories and regular-activity ones
     assert {"pairing_completed_after_commit", "pairing_flaky_after_commit"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
-    from tests.histories.record import PAIRING_SCENARIOS, PROGRAM_SCENARIO
+    from tests.histories.record import DRIVEN_SCENARIO, PAIRING_SCENARIOS, PROGRAM_SCENARIO
 
-    assert {*PAIRING_SCENARIOS, PROGRAM_SCENARIO} <= names
+    assert {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, PROGRAM_SCENARIO} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
