@@ -81,6 +81,7 @@ class Settings(BaseModel):
     def portal_base_url(self) -> str:
         return (self.portal_url or f"http://{self.portal_host}:{self.portal_port}").rstrip("/")
 
+    @property
     def token_file(self) -> Path:
         return self.codec_token_file or self.state_dir / TOKEN_FILE_NAME
 
