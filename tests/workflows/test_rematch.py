@@ -54,6 +54,17 @@ async def _successors(store: EventStore, program_id: str, replaced: str) -> list
     return found
 
 
+async def _recorded_successors(store: EventStore, program_id: str, replaced: str) -> list[RecordedEvent]:
+    """The successors once recorded: a new pairing records its first events in its first activity,
+    a moment after the program started it."""
+    for _ in range(600):
+        found = await _successors(store, program_id, replaced)
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no recorded successor of {replaced}")
+
+
 async def _wait_for(predicate, what: str, tries: int = 600) -> None:  # type: ignore[no-untyped-def]
     for _ in range(tries):
         if await predicate():
@@ -95,7 +106,7 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
 
     # the successor names its predecessor and has a different mentor
     stream_ids = {f"pairing-{s.pairing_id}" for s in specs}
-    proposed = await _successors(store, program_id, first)
+    proposed = await _recorded_successors(store, program_id, first)
     assert len(proposed) == 1 and proposed[0].stream_id not in stream_ids
     second = proposed[0].stream_id.removeprefix("pairing-")
     assert proposed[0].payload["mentor_id"] != specs[0].mentor_id
@@ -110,7 +121,7 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert [r.payload["participant_id"] for r in roster] == [proposed[0].payload["mentor_id"]]
 
     # all three mentors now tried: the mentee's withdrawal closes the program
-    third = (await _successors(store, program_id, second))[0].stream_id.removeprefix("pairing-")
+    third = (await _recorded_successors(store, program_id, second))[0].stream_id.removeprefix("pairing-")
     await client.get_workflow_handle(workflow_id_for(third)).execute_update(
         "withdraw", Withdraw(side="mentee", reason="left"), result_type=ActionResult
     )
@@ -166,7 +177,7 @@ async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(
         return (await program.query(ProgramWorkflow.query_summary)).rematches == 1
 
     await _wait_for(successor, "the successor pairing")
-    linked = await _successors(store, program_id, specs[0].pairing_id)
+    linked = await _recorded_successors(store, program_id, specs[0].pairing_id)
     assert len(linked) == 1
     closed = [
         r for r in await store.read_stream(f"pairing-{specs[0].pairing_id}") if r.type == "PairingClosed"
