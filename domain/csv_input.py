@@ -59,6 +59,40 @@ def records(text: str, report: Report) -> Iterator[tuple[int, list[str]]]:
             yield start, fields
 
 
+def open_table(
+    text: str, report: Report, *, what: str, expected: Sequence[str]
+) -> tuple[int, list[str], Iterator[tuple[int, list[str]]]] | None:
+    """The header (its line and cells) and an iterator over the data records after it; None (with a
+    problem reported) when the file has no header: ``what`` names the file in that message."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    rows = records(text, report)
+    header_record = next(rows, None)
+    if header_record is None:
+        if not report.problems:
+            report.add(1, 1, f"{what} is empty (expected a header line: {','.join(expected)})")
+        return None
+    line, header = header_record
+    return line, header, rows
+
+
+def report_shifted_row(
+    line: int, fields: Sequence[str], width: int, columns: dict[str, int], report: Report
+) -> None:
+    """A row whose values do not line up with the header: say where, and why if a quote swallowed
+    the following lines (checking its values one by one would only produce noise)."""
+    broken = next((i for i, f in enumerate(fields) if "\n" in f or "\r" in f), None)
+    if broken is not None:
+        names = {index: name for name, index in columns.items()}
+        report.add(line, broken + 1, f"{names.get(broken, 'value')} {LINE_BREAK}")
+    else:
+        report.add(
+            line,
+            min(len(fields), width) + 1,
+            f"row has {len(fields)} values but the header has {width} columns",
+        )
+
+
 def header_columns(
     line: int, header: list[str], report: Report, *, required: Sequence[str], known: Sequence[str]
 ) -> dict[str, int]:

@@ -29,9 +29,8 @@ from datetime import date
 
 from domain.csv_input import CONTROL as _CONTROL
 from domain.csv_input import LINE_BREAK as _LINE_BREAK
-from domain.csv_input import MAX_FIELD_LENGTH, header_columns
+from domain.csv_input import MAX_FIELD_LENGTH, header_columns, open_table, report_shifted_row
 from domain.csv_input import Report as _Report
-from domain.csv_input import records as _records
 from domain.leavers import Leaver
 from domain.validation import InvalidInput, is_email
 
@@ -54,17 +53,11 @@ def parse_leavers(
 ) -> list[Leaver]:
     """Parse and validate a leavers file; raise :class:`InvalidInput` with every problem found."""
     report = _Report(filename)
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    records = _records(text, report)
-    header_record = next(records, None)
-    if header_record is None:
-        if not report.problems:
-            report.add(1, 1, f"leavers file is empty (expected a header line: {','.join(REQUIRED_COLUMNS)})")
+    table = open_table(text, report, what="leavers file", expected=REQUIRED_COLUMNS)
+    if table is None:
         raise InvalidInput(report.problems)
-    header_line, header = header_record
+    header_line, header, records = table
     columns = header_columns(header_line, header, report, required=REQUIRED_COLUMNS, known=ALL_COLUMNS)
-    names = {index: name for name, index in columns.items()}
     width = len(header)
 
     rows: list[_Row] = []
@@ -72,7 +65,7 @@ def parse_leavers(
         if len(rows) >= max_rows:
             report.add(line, 1, f"leavers file has more than {max_rows} rows")
             break
-        rows.append(_row(line, fields, columns, names, width, as_of, report))
+        rows.append(_row(line, fields, columns, width, as_of, report))
 
     first: dict[str, int] = {}
     email_column = columns.get("email", 0) + 1
@@ -98,7 +91,6 @@ def _row(
     line: int,
     fields: list[str],
     columns: dict[str, int],
-    names: dict[int, str],
     width: int,
     as_of: date | None,
     report: _Report,
@@ -107,15 +99,7 @@ def _row(
     # Trailing empty cells (some spreadsheets add them) are harmless; any other width mismatch means the
     # values are shifted, and checking them column by column would only produce noise.
     if len(fields) < width or any(f.strip() for f in fields[width:]):
-        broken = next((i for i, f in enumerate(fields) if "\n" in f or "\r" in f), None)
-        if broken is not None:
-            report.add(line, broken + 1, f"{names.get(broken, 'value')} {_LINE_BREAK}")
-        else:
-            report.add(
-                line,
-                min(len(fields), width) + 1,
-                f"row has {len(fields)} values but the header has {width} columns",
-            )
+        report_shifted_row(line, fields, width, columns, report)
         return row
     for name, index in columns.items():
         raw = fields[index]

@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from domain.compatibility import Offsets
 from domain.csv_input import CONTROL as _CONTROL
 from domain.csv_input import LINE_BREAK as _LINE_BREAK
-from domain.csv_input import MAX_FIELD_LENGTH, header_columns
+from domain.csv_input import MAX_FIELD_LENGTH, header_columns, open_table, report_shifted_row
 from domain.csv_input import Report as _Report
-from domain.csv_input import records as _records
 from domain.matching import Proposal, ProposedPair, allowed, score
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role
@@ -121,15 +120,10 @@ def check_pairings_shape(text: str, filename: str, *, max_rows: int = 200_000) -
 
 def _read(text: str, report: _Report, max_rows: int) -> _Table | None:
     """Header and rows with their own values checked; None when there is no header to read."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    records = _records(text, report)
-    header_record = next(records, None)
-    if header_record is None:
-        if not report.problems:
-            report.add(1, 1, f"pairings file is empty (expected a header line: {','.join(ALL_COLUMNS)})")
+    table = open_table(text, report, what="pairings file", expected=ALL_COLUMNS)
+    if table is None:
         return None
-    header_line, header = header_record
+    header_line, header, records = table
     columns = _header(header_line, header, report)
     rows: list[_Row] = []
     for line, fields in records:
@@ -152,16 +146,7 @@ def _row(line: int, fields: list[str], columns: dict[str, int], width: int, repo
     # other width mismatch means shifted values, and checking them one by one would only produce noise.
     cut_short = any(columns[name] >= len(fields) for name in REQUIRED_COLUMNS if name in columns)
     if cut_short or any(f.strip() for f in fields[width:]):
-        broken = next((i for i, f in enumerate(fields) if "\n" in f or "\r" in f), None)
-        if broken is not None:  # an unclosed quote swallowed the following lines: say that, not the count
-            names = {index: name for name, index in columns.items()}
-            report.add(line, broken + 1, f"{names.get(broken, 'value')} {_LINE_BREAK}")
-        else:
-            report.add(
-                line,
-                min(len(fields), width) + 1,
-                f"row has {len(fields)} values but the header has {width} columns",
-            )
+        report_shifted_row(line, fields, width, columns, report)
         return row
     for name, index in columns.items():
         raw = fields[index] if index < len(fields) else ""

@@ -24,9 +24,8 @@ from typing import cast
 
 from domain.csv_input import CONTROL as _CONTROL
 from domain.csv_input import LINE_BREAK as _LINE_BREAK
-from domain.csv_input import MAX_FIELD_LENGTH, header_columns
+from domain.csv_input import MAX_FIELD_LENGTH, header_columns, open_table, report_shifted_row
 from domain.csv_input import Report as _Report
-from domain.csv_input import records as _records
 from domain.preferences import parse_quiet_hours
 from domain.roster import NotifyVia, Participant, Role, participant_id_for
 from domain.validation import InvalidInput, did_you_mean, is_email
@@ -80,15 +79,10 @@ def parse_roster(
 ) -> list[Participant]:
     """Parse and validate a roster; raise :class:`InvalidInput` with every problem found."""
     report = _Report(filename)
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    records = _records(text, report)
-    header_record = next(records, None)
-    if header_record is None:
-        if not report.problems:
-            report.add(1, 1, f"roster is empty (expected a header line: {','.join(REQUIRED_COLUMNS)})")
+    table = open_table(text, report, what="roster", expected=REQUIRED_COLUMNS)
+    if table is None:
         raise InvalidInput(report.problems)
-    header_line, header = header_record
+    header_line, header, records = table
     columns = _header(header_line, header, report)
 
     rows: list[_Row] = []
@@ -123,7 +117,6 @@ class _RowChecker:
         self, columns: dict[str, int], width: int, timezones: frozenset[str], report: _Report
     ) -> None:
         self.columns = columns
-        self.names = {index: name for name, index in columns.items()}
         self.width = width
         self.timezones = timezones
         self.report = report
@@ -134,15 +127,7 @@ class _RowChecker:
         # Trailing empty cells (some spreadsheets add them) are harmless; any other width mismatch means
         # the values are shifted, and checking them column by column would only produce noise.
         if len(fields) < self.width or any(f.strip() for f in fields[self.width :]):
-            broken = next((i for i, f in enumerate(fields) if "\n" in f or "\r" in f), None)
-            if broken is not None:  # an unclosed quote swallowed the following lines: say that, not the count
-                self.report.add(line, broken + 1, f"{self.names.get(broken, 'value')} {_LINE_BREAK}")
-            else:
-                self.report.add(
-                    line,
-                    min(len(fields), self.width) + 1,
-                    f"row has {len(fields)} values but the header has {self.width} columns",
-                )
+            report_shifted_row(line, fields, self.width, self.columns, self.report)
             return row
         for name, index in self.columns.items():
             value = self._text(line, name, index, fields[index])

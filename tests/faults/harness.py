@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +164,27 @@ async def compare_streams(client: Client, store: EventStore, program_id: str) ->
         if [e[0] for e in stored] != list(range(1, len(stored) + 1)):
             mismatches.append(f"{workflow_id}: store versions have a gap")
     return Comparison(len(runs), expected, found, lost, duplicated, mismatches)
+
+
+def record_and_check(
+    scenario: str, faults: int, pairings: int, comparison: Comparison, started: float
+) -> None:
+    """Add the run to the chaos table, then hold it to the rule: every pairing's stream is exactly
+    the workflow's own event list (nothing lost, nothing duplicated)."""
+    RESULTS.append(
+        FaultResult(
+            scenario=scenario,
+            faults=faults,
+            programs=1,
+            completed=1,
+            expected=comparison.expected,
+            found=comparison.found,
+            lost=comparison.lost,
+            duplicated=comparison.duplicated,
+            seconds=time.monotonic() - started,
+        )
+    )
+    assert comparison.pairings == pairings
+    assert comparison.mismatches == []
+    assert comparison.lost == comparison.duplicated == 0
+    assert comparison.found == comparison.expected > 0

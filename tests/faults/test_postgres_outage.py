@@ -25,10 +25,9 @@ from localstack.processes import free_port
 from tandem.settings import Settings
 from tests.conftest import create_database
 from tests.faults.harness import (
-    RESULTS,
-    FaultResult,
     WorkerProcess,
     compare_streams,
+    record_and_check,
     recorded_events,
     start_program,
 )
@@ -99,21 +98,5 @@ async def test_postgres_down_while_recording_loses_and_duplicates_nothing(
             await store.close()
     finally:
         worker.stop()
-    RESULTS.append(
-        FaultResult(
-            scenario="PostgreSQL down",
-            faults=outages,
-            programs=1,
-            completed=1,
-            expected=comparison.expected,
-            found=comparison.found,
-            lost=comparison.lost,
-            duplicated=comparison.duplicated,
-            seconds=time.monotonic() - started,
-        )
-    )
-    assert comparison.pairings == summary.pairings
-    assert comparison.mismatches == []
-    assert comparison.lost == comparison.duplicated == 0
-    assert comparison.found == comparison.expected > 0
+    record_and_check("PostgreSQL down", outages, summary.pairings, comparison, started)
     assert "connection" in (tmp_path / "worker.log").read_text().lower()  # the outage was felt

@@ -13,10 +13,9 @@ from temporalio.client import Client
 from eventstore import EventStore
 from tandem.settings import Settings
 from tests.faults.harness import (
-    RESULTS,
-    FaultResult,
     WorkerProcess,
     compare_streams,
+    record_and_check,
     start_program,
     wait_for_progress,
 )
@@ -46,21 +45,5 @@ async def test_worker_killed_repeatedly_loses_and_duplicates_nothing(
         comparison = await compare_streams(client, store, program_id)
     finally:
         worker.stop()
-    RESULTS.append(
-        FaultResult(
-            scenario="worker kill -9",
-            faults=KILLS,
-            programs=1,
-            completed=1,
-            expected=comparison.expected,
-            found=comparison.found,
-            lost=comparison.lost,
-            duplicated=comparison.duplicated,
-            seconds=time.monotonic() - started,
-        )
-    )
-    assert comparison.pairings == summary.pairings
-    assert comparison.mismatches == []
-    assert comparison.lost == comparison.duplicated == 0
-    assert comparison.found == comparison.expected > 0
+    record_and_check("worker kill -9", KILLS, summary.pairings, comparison, started)
     assert worker.starts == KILLS + 1
