@@ -329,7 +329,14 @@ class _Session:
                         for v in values
                     ]
                 arrays.append(values)
-            await self.conn.execute(_UPSERT[table], *arrays)
+            if self.empty and all(kind != "jsonb" for _, kind in columns):
+                # a rebuild into emptied tables has nothing to merge with: COPY instead of an upsert
+                # (jsonb columns keep the upsert: this connection's jsonb codec is text-only)
+                await self.conn.copy_records_to_table(
+                    table, records=list(zip(*arrays, strict=True)), columns=[name for name, _ in columns]
+                )
+            else:
+                await self.conn.execute(_UPSERT[table], *arrays)
         for table, counter in self.counts.items():
             if not counter:
                 continue
