@@ -30,10 +30,10 @@ class Received:
 class MailSink:
     """Start with :meth:`start`, stop with :meth:`stop`; ``received`` lists what arrived, in order."""
 
-    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.directory = directory
         self.host = host
-        self.port = free_port(host)
+        self.port = port or free_port(host)
         self.received: list[Received] = []
         self._controller = Controller(self, hostname=host, port=self.port)
 

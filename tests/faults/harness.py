@@ -48,8 +48,8 @@ RESULTS: list[FaultResult] = []
 class WorkerProcess:
     """``worker.py`` in its own process, configured only through the environment, as in production."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        env = dict(os.environ)
+    def __init__(self, settings: Settings, log_path: Path, **extra_env: str) -> None:
+        env = dict(os.environ, **extra_env)
         env.update(
             TEMPORAL_ADDRESS=settings.temporal_address,
             TEMPORAL_NAMESPACE=settings.temporal_namespace,
@@ -90,12 +90,21 @@ def _person(program_id: str, n: int, role: Role) -> Participant:
 
 
 async def start_program(
-    client: Client, store: EventStore, task_queue: str, pairs: int, seed: int
+    client: Client,
+    store: EventStore,
+    task_queue: str,
+    pairs: int,
+    seed: int,
+    notifications: dict[str, object] | None = None,
 ) -> tuple[str, WorkflowHandle[object, ProgramSummary]]:
-    """Enrol and start a simulated program of ``pairs`` pairings under time skipping."""
+    """Enrol and start a simulated program of ``pairs`` pairings under time skipping (its notices
+    sent through ``notifications`` settings when given, as a rehearsal sends them)."""
     program_id = f"chaos-{uuid.uuid4().hex[:8]}"
     people = [_person(program_id, n, role) for n in range(pairs) for role in (Role.MENTOR, Role.MENTEE)]
-    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="chaos"), participants=people)
+    config = ProgramConfig.model_validate(
+        {"id": program_id, "name": "chaos", **({"notifications": notifications} if notifications else {})}
+    )
+    inputs = operations.Inputs(config=config, participants=people)
     _, specs = operations.plan(inputs)
     version = await operations.enrol(store, inputs, specs)
     handle = await operations.start_program(
