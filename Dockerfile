@@ -1,4 +1,5 @@
-# The Tandem worker. The image carries no server binaries it does not need at run time: Temporal
+# The Tandem worker (also the participant portal and the codec server: same image, other commands,
+# see docker-compose.yml). The image carries no server binaries it does not need at run time: Temporal
 # and PostgreSQL are separate services in docker-compose.yml.
 FROM python:3.11-slim
 WORKDIR /app
@@ -10,6 +11,7 @@ COPY activities ./activities
 COPY eventstore ./eventstore
 COPY localstack ./localstack
 COPY tandem ./tandem
+COPY portal ./portal
 COPY worker.py starter.py ./
 RUN pip install .
 RUN useradd --system --uid 10001 tandem

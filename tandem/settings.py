@@ -115,4 +115,6 @@ ENVIRONMENT_VARIABLES = (
     "TANDEM_TASK_QUEUE",
     "TANDEM_LOG_FORMAT",
     "TANDEM_CODEC_KEY_FILE",
+    "TANDEM_PORTAL_KEY_FILE",  # the worker signs the links in notices, the portal checks them: one key ring
+    "TANDEM_PORTAL_URL",
 )

@@ -72,3 +72,42 @@ def test_temporal_persistence_is_postgres_and_search_attributes_are_registered()
     for name, kind in DEV_SERVER_TYPES.items():
         assert f"{name}={kind}" in setup
     assert _env("temporal-ui")["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_the_image_carries_every_package_the_project_installs() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
+    assert missing == [], f"the Dockerfile does not copy {missing}: the image would fail to import them"
+
+
+def test_portal_and_worker_share_one_link_key_ring() -> None:
+    worker, portal = _env("worker"), _env("portal")
+    assert SERVICES["portal"]["command"][-1] == "portal"
+    assert worker["TANDEM_PORTAL_KEY_FILE"] == portal["TANDEM_PORTAL_KEY_FILE"]
+    secret = portal["TANDEM_PORTAL_KEY_FILE"].removeprefix("/run/secrets/")
+    assert secret in SERVICES["worker"]["secrets"] and secret in SERVICES["portal"]["secrets"]
+    assert COMPOSE["secrets"][secret]["file"].startswith("./secrets/")
+    # the links the worker puts in notices point at the published portal
+    settings = Settings.from_env(portal)
+    assert worker["TANDEM_PORTAL_URL"] == portal["TANDEM_PORTAL_URL"] == "http://localhost:8088"
+    assert _published("portal")[settings.portal_port] == 8088 == Settings().portal_port
+    assert settings.portal_host == "0.0.0.0"  # reachable from outside its container
+    for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "TANDEM_TASK_QUEUE", "TANDEM_CODEC_KEY_FILE"):
+        assert portal[name] == worker[name]
+
+
+def test_the_ui_decodes_through_the_codec_server() -> None:
+    codec, ui = _env("codec-server"), _env("temporal-ui")
+    assert SERVICES["codec-server"]["command"][-1] == "codec-server"
+    settings = Settings.from_env(codec)
+    port = int(settings.codec_address.rsplit(":", 1)[1])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{_published('codec-server')[port]}"
+    assert settings.ui_origins == (f"http://localhost:{_published('temporal-ui')[8080]}",)
+    assert codec["TANDEM_CODEC_KEY_FILE"] == _env("worker")["TANDEM_CODEC_KEY_FILE"]
+    token = codec["TANDEM_CODEC_TOKEN_FILE"].removeprefix("/run/secrets/")
+    assert token in SERVICES["codec-server"]["secrets"]
+    assert COMPOSE["secrets"][token]["file"].startswith("./secrets/")
