@@ -42,6 +42,8 @@ async def run(
     mail_sink: Path | None = None,
 ) -> ProgramSummary:
     inputs = operations.load_inputs(program, roster)
+    for directory in (d for d in (report_dir, mail_sink) if d is not None):
+        _writable(directory)  # before anything starts, not after a whole program has run
     sink = None
     if mail_sink is not None:
         from tandem.mailsink import MailSink
@@ -199,6 +201,20 @@ def _print_mail(sink: MailSink, console: Console) -> None:
     )
     for item in sink.received[:3]:
         console.print(f"  {item.path.name}: {item.subject} → {item.to}", highlight=False)
+
+
+class OutputDirectoryError(OSError):
+    """An output directory the run was given cannot be created or written."""
+
+
+def _writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".tandem-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputDirectoryError(f"cannot write to {directory}: {exc.strerror or exc}") from None
 
 
 def _save(files: dict[Path, str]) -> None:

@@ -64,3 +64,13 @@ async def test_demo_runs_the_example_program_and_writes_its_impact_report(tmp_pa
             uids.setdefault(str(event["UID"]), set()).add(int(event["SEQUENCE"]))
     assert uids, "no calendar invitation arrived"
     assert all(uid.startswith("session-") and uid.endswith("@tandem") for uid in uids)
+
+
+async def test_an_unwritable_output_directory_is_one_clear_line_before_anything_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for option in ("--mail-sink", "--report-dir"):
+        code, out, err = await run_cli("demo", option, str(blocker / "sub"), limit=60)
+        assert code == 1, out + err
+        assert f"cannot write to {blocker / 'sub'}" in err and "Traceback" not in err + out
+        assert "stack up" not in out  # refused before the stack started

@@ -25,7 +25,7 @@ def _simulate(
     report_dir: Path | None = None,
     mail_sink: Path | None = None,
 ) -> None:
-    from tandem.simulate import run
+    from tandem.simulate import OutputDirectoryError, run
 
     logs.configure("console", level="WARNING")
     try:
@@ -43,7 +43,7 @@ def _simulate(
         )
     except InvalidInput as exc:
         raise fail_input(exc) from None
-    except StackError as exc:
+    except (StackError, OutputDirectoryError) as exc:
         raise fail(str(exc)) from None
     if summary.closed != summary.pairings:
         raise fail(f"only {summary.closed} of {summary.pairings} pairings closed")
