@@ -18,11 +18,12 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 
 from domain.program import ProgramConfig
-from domain.roster import Participant, Role, participant_id_for
+from domain.roster import Role
 from eventstore import EventStore
 from localstack.processes import Child
 from tandem import operations
 from tandem.settings import Settings
+from tests.workflows.helpers import person
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramSummary
 
@@ -74,21 +75,6 @@ class WorkerProcess:
         self.child.stop(sig=signal.SIGTERM, timeout=30)
 
 
-def _person(program_id: str, n: int, role: Role) -> Participant:
-    email = f"{role.value}{n}@example.com"
-    return Participant(
-        participant_id=participant_id_for(program_id, email),
-        email=email,
-        name=f"{role.value} {n}",
-        role=role,
-        title="title",
-        department=f"dept{n % 3}",
-        level=2 if role is Role.MENTOR else 7,
-        communication_style="direct",
-        timezone="Europe/London",
-    )
-
-
 async def start_program(
     client: Client,
     store: EventStore,
@@ -100,7 +86,7 @@ async def start_program(
     """Enrol and start a simulated program of ``pairs`` pairings under time skipping (its notices
     sent through ``notifications`` settings when given, as a rehearsal sends them)."""
     program_id = f"chaos-{uuid.uuid4().hex[:8]}"
-    people = [_person(program_id, n, role) for n in range(pairs) for role in (Role.MENTOR, Role.MENTEE)]
+    people = [person(program_id, n, role) for n in range(pairs) for role in (Role.MENTOR, Role.MENTEE)]
     config = ProgramConfig.model_validate(
         {"id": program_id, "name": "chaos", **({"notifications": notifications} if notifications else {})}
     )

@@ -11,10 +11,27 @@ from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
 from domain.pairing import AgreeGoals, Alarm, Goal, PairingState, PairingTerms, ProposeGoals
 from domain.program import ProgramConfig
+from domain.roster import Participant, Role, participant_id_for
 from domain.simulation import Behaviour, behaviour_for
 from workflows.pairing import ActionResult, PairingInput, PairingResult, PairingWorkflow, workflow_id_for
 
 TERMS = PairingTerms.from_program(ProgramConfig(id="test", name="test"))
+
+
+def person(program_id: str, n: int, role: Role) -> Participant:
+    """A participant of a generated program: mentors junior (level 2), mentees senior (level 7)."""
+    email = f"{role.value}{n}@example.com"
+    return Participant(
+        participant_id=participant_id_for(program_id, email),
+        email=email,
+        name=f"{role.value} {n}",
+        role=role,
+        title="title",
+        department=f"dept{n % 3}",
+        level=2 if role is Role.MENTOR else 7,
+        communication_style="direct",
+        timezone="Europe/London",
+    )
 
 
 def seed_for(pairing_id: str, behaviour: Behaviour) -> int:

@@ -9,27 +9,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from domain.program import ProgramConfig
-from domain.roster import Participant, Role, participant_id_for
+from domain.roster import Role
 from eventstore import EventStore
 from tandem import operations
 from tandem.settings import Settings
 from tandem.status import program_status
+from tests.workflows.helpers import person
 from workflows.program import ProgramSummary
-
-
-def _person(program_id: str, n: int, role: Role) -> Participant:
-    email = f"{role.value}{n}@example.com"
-    return Participant(
-        participant_id=participant_id_for(program_id, email),
-        email=email,
-        name=f"{role.value} {n}",
-        role=role,
-        title="title",
-        department=f"dept{n % 3}",
-        level=2 if role is Role.MENTOR else 7,
-        communication_style="direct",
-        timezone="Europe/London",
-    )
 
 
 async def _count(client: Client, query: str) -> int:
@@ -40,7 +26,7 @@ async def test_program_runs_its_pairings_to_closure(
     client: Client, worker: Worker, store: EventStore, settings: Settings
 ) -> None:
     program_id = f"prog-{uuid.uuid4().hex[:8]}"
-    people = [_person(program_id, n, role) for n in range(4) for role in (Role.MENTOR, Role.MENTEE)]
+    people = [person(program_id, n, role) for n in range(4) for role in (Role.MENTOR, Role.MENTEE)]
     inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="test program"), participants=people)
     proposal, specs = operations.plan(inputs)
     assert len(specs) == 4 and not proposal.unmatched
@@ -82,7 +68,7 @@ async def test_program_runs_its_pairings_to_closure(
 async def test_enrolling_the_same_program_twice_is_refused(store: EventStore) -> None:
     program_id = f"prog-{uuid.uuid4().hex[:8]}"
     inputs = operations.Inputs(
-        config=ProgramConfig(id=program_id, name="once"), participants=[_person(program_id, 0, Role.MENTOR)]
+        config=ProgramConfig(id=program_id, name="once"), participants=[person(program_id, 0, Role.MENTOR)]
     )
     await operations.enrol(store, inputs, [])
     try:
@@ -100,7 +86,7 @@ async def test_a_hundred_pairing_program_completes(client: Client, worker: Worke
     from domain.program import ScheduleSettings
 
     program_id = f"prog100-{uuid.uuid4().hex[:6]}"
-    people = [_person(program_id, n, role) for n in range(100) for role in (Role.MENTOR, Role.MENTEE)]
+    people = [person(program_id, n, role) for n in range(100) for role in (Role.MENTOR, Role.MENTEE)]
     schedule = ScheduleSettings(
         duration=IsoDuration.parse("P2M"),
         goal_setting_deadline=IsoDuration.parse("P2W"),
