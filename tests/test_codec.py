@@ -18,8 +18,7 @@ from domain.roster import Role
 from eventstore import EventStore
 from tandem import operations
 from tandem.codec import CodecKeyError, EncryptionCodec, KeyRing, generate_key_file, load_keys
-from tests.workflows.helpers import new_pairing_input, start_pairing
-from tests.workflows.test_program import _person
+from tests.workflows.helpers import new_pairing_input, person, start_pairing
 from workflows.pairing import ActionResult, PairingWorkflow
 
 
@@ -110,7 +109,7 @@ async def test_program_histories_hold_no_participant_email_or_name(
 ) -> None:
     """A whole simulated program: neither its history nor any pairing's holds a roster email or name."""
     program_id = f"prog-{secrets.token_hex(4)}"
-    people = [_person(program_id, n, role) for n in range(2) for role in (Role.MENTOR, Role.MENTEE)]
+    people = [person(program_id, n, role) for n in range(2) for role in (Role.MENTOR, Role.MENTEE)]
     inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="privacy"), participants=people)
     _, specs = operations.plan(inputs)
     version = await operations.enrol(store, inputs, specs)
@@ -130,6 +129,6 @@ async def test_program_histories_hold_no_participant_email_or_name(
         child = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         histories.append((await child.fetch_history()).to_json())
     for raw in histories:
-        for person in people:
-            assert person.email not in raw and person.name not in raw
-            assert person.email.split("@")[0] + "@" not in raw
+        for someone in people:
+            assert someone.email not in raw and someone.name not in raw
+            assert someone.email.split("@")[0] + "@" not in raw
