@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import DeliveryBatch, DeliveryReport, PublishBatch, PublishOutcome, RecordBatch
+    from domain import simulation
     from domain.errors import DomainError
     from domain.events import Event
     from domain.notifications import Notice, notices_for
@@ -58,6 +59,11 @@ PUBLISH_RETRY = RetryPolicy(
 # publish takes milliseconds; a slow one is simply retried, both halves being idempotent).
 PUBLISH_ACTIVITY_TIMEOUT = timedelta(seconds=20)
 HISTORY_LIMIT = 8_000  # continue-as-new well before Temporal's 50k-event / 50 MB limits
+# Simulated people answer notices that their own answers cause (propose -> agree): a bound, not a rule.
+SIMULATED_ROUNDS = 8
+# A simulated pairing records its events when something anyone watches changes (stage, at risk, paused,
+# an operator's Update) or when this many are waiting: see _flush_due.
+SIMULATED_BATCH = 64
 
 
 class PairingInput(BaseModel):
@@ -144,6 +150,11 @@ class PairingWorkflow:
         self.events_before = inp.carried_events
         self.lock = asyncio.Lock()
         self.reported: PairingStatus | None = None
+        self.simulates_here: bool | None = None  # see _simulates_in_workflow
+        self.refused_simulated = 0
+        self.unsimulated: list[Event] = []  # events whose notices simulated people have not yet seen
+        self.simulated_state = self.state  # the state right after the last event they saw
+        self.urgent = False  # an Update's events wait: record them now, whatever the batching
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -175,7 +186,7 @@ class PairingWorkflow:
                 break
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._publish()
+                await self._publish(force=True)
                 workflow.continue_as_new(
                     inp.model_copy(
                         update={
@@ -186,7 +197,7 @@ class PairingWorkflow:
                 )
             await self._wait_for_alarm_or_action(next_alarm(self.state))
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._publish()
+        await self._publish(force=True)
         # the last report: the close may have happened while an earlier report was in flight
         await self._report()
         return PairingResult(
@@ -199,7 +210,7 @@ class PairingWorkflow:
 
     async def _wait_for_alarm_or_action(self, alarm: Alarm | None) -> None:
         seen = self.state.version
-        changed = lambda: self.state.version != seen or bool(self.unpublished)  # noqa: E731
+        changed = lambda: self.state.version != seen or self._publish_waiting()  # noqa: E731
         if alarm is None:
             await workflow.wait_condition(changed)
             return
@@ -225,6 +236,8 @@ class PairingWorkflow:
         for event in events:
             self.state = evolve(self.state, event)
             self.unpublished.append(event)
+            if self.inp.simulation_seed is not None:
+                self.unsimulated.append(event)
             self.refs.append(EventRef(version=event.version, event_id=event.event_id, type=event.type))
         after = (self.state.stage, self.state.at_risk)
         if events and after != before:
@@ -253,7 +266,22 @@ class PairingWorkflow:
             "outcome": s.outcome.value if s.outcome else None,
         }
 
-    async def _publish(self) -> None:
+    def _publish_waiting(self) -> bool:
+        return bool(self.unpublished) and (not self.simulates_here or self._flush_due())
+
+    def _flush_due(self) -> bool:
+        """When a simulated pairing records: nobody waits on a simulated person's event, so it is kept
+        until a change someone can see (stage, at risk, paused), an operator's Update, or a full
+        batch. The same events, recorded in a quarter of the activities: under time skipping each
+        activity is a server round trip, and round trips bound the size of a simulated program."""
+        now, then = self.state, self.published_state
+        return (
+            self.urgent
+            or len(self.unpublished) >= SIMULATED_BATCH
+            or (now.stage, now.at_risk, now.paused) != (then.stage, then.at_risk, then.paused)
+        )
+
+    async def _publish(self, *, force: bool = False) -> None:
         """Record every unpublished event and deliver its notices: one activity call per flush.
 
         Both halves are idempotent, so a retry after a crash redoes only what is missing.
@@ -261,8 +289,14 @@ class PairingWorkflow:
         workflow while it waits, which a local activity (running inside the workflow task) cannot allow.
         """
         async with self.lock:
+            in_workflow = self._simulates_in_workflow()
+            if in_workflow:
+                self._simulate_participants()
+                if not (force or self._flush_due()):
+                    return
             while self.unpublished:
                 batch, self.unpublished = self.unpublished, []
+                self.urgent = False
                 notices, state_after = self._notices(batch)
                 delivery = None
                 if notices:
@@ -305,7 +339,8 @@ class PairingWorkflow:
                 self.recorded_version = batch[-1].version
                 self.published_state = state_after
                 if (
-                    delivery is not None
+                    not in_workflow
+                    and delivery is not None
                     and delivery.simulation_seed is not None
                     and any(n.action is not None and n.recipient != "operator" for n in notices)
                 ):
@@ -316,6 +351,41 @@ class PairingWorkflow:
                         start_to_close_timeout=PUBLISH_TIMEOUT,
                         retry_policy=PUBLISH_RETRY,
                     )
+
+    def _simulates_in_workflow(self) -> bool:
+        """Simulated people act inside the workflow (decided by the pure, seeded domain) rather than
+        through an activity that sends Updates: the same decisions without the round trips (an
+        activity, one Update and one more publish per answer), which is what bounded how large a
+        program could be simulated. Patched: programs simulated the old way replay unchanged."""
+        if self.inp.simulation_seed is None:
+            return False
+        if self.simulates_here is None:
+            self.simulates_here = workflow.patched("simulate-in-workflow")
+        return self.simulates_here
+
+    def _simulate_participants(self) -> None:
+        """Let the simulated recipients of every unpublished event's notices answer, until quiet.
+
+        Each answer goes through ``decide`` exactly as an Update would: a simulated person who is
+        wrong is refused (DomainError) and nothing changes. Deterministic: seed, notice and state.
+        """
+        assert self.inp.simulation_seed is not None
+        for _ in range(SIMULATED_ROUNDS):
+            pending, self.unsimulated = self.unsimulated, []
+            if not pending:
+                return
+            notices: list[Notice] = []
+            for event in pending:
+                self.simulated_state = evolve(self.simulated_state, event)
+                notices.extend(notices_for(self.simulated_state, event))
+            for notice in notices:
+                if notice.action is None or notice.recipient == "operator":
+                    continue
+                for command in simulation.respond(self.inp.simulation_seed, notice, self.state):
+                    try:
+                        self._apply(decide(self.state, command, workflow.now()))
+                    except DomainError:
+                        self.refused_simulated += 1
 
     def status(self) -> PairingStatus:
         s = self.state
@@ -374,6 +444,7 @@ class PairingWorkflow:
                 err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
             ) from None
         self._apply(events)
+        self.urgent = True
         return ActionResult(
             accepted=True,
             events=[e.type for e in events],

@@ -34,12 +34,14 @@ PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the fi
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
-# regular activity once the decision is committed ("publish-after-commit").
+# regular activity once the decision is committed ("publish-after-commit"), and their simulated
+# people still act through an activity sending Updates; in the _simulated_here ones they act inside
+# the workflow ("simulate-in-workflow").
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed_after_commit": "diligent",
-    "pairing_flaky_after_commit": "flaky",
-    "pairing_withdrawn_after_commit": "drops_out",
-    "pairing_mismatched_after_commit": "mismatched",
+    "pairing_completed_simulated_here": "diligent",
+    "pairing_flaky_simulated_here": "flaky",
+    "pairing_withdrawn_simulated_here": "drops_out",
+    "pairing_mismatched_simulated_here": "mismatched",
 }
 
 

@@ -35,7 +35,7 @@ async def test_pairing_continues_as_new_and_the_store_has_every_event_once(
 ) -> None:
     inp = new_pairing_input(simulation_seed=0)
     inp = inp.model_copy(
-        update={"simulation_seed": seed_for(inp.pairing_id, "diligent"), "history_limit": 120}
+        update={"simulation_seed": seed_for(inp.pairing_id, "diligent"), "history_limit": 50}
     )
     handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
     result = await handle.result()

@@ -29,6 +29,8 @@ def test_corpus_is_present() -> None:
     assert {"pairing_completed", "pairing_withdrawn", "pairing_mismatched", "program_two_pairings"} <= names
     # both branches of the "publish-after-commit" patch: local-activity histories and regular-activity ones
     assert {"pairing_completed_after_commit", "pairing_flaky_after_commit"} <= names
+    # both branches of "simulate-in-workflow": simulated people acting through Updates, and in the workflow
+    assert {"pairing_flaky_after_commit", "pairing_flaky_simulated_here"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import DRIVEN_SCENARIO, PAIRING_SCENARIOS, PROGRAM_SCENARIO
 
@@ -67,6 +69,23 @@ async def test_replay_catches_an_unpatched_change(monkeypatch: pytest.MonkeyPatc
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     path = next(p for p in HISTORIES if p.stem == "pairing_completed")
+    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
+
+
+async def test_replay_tells_the_two_simulation_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "simulate-in-workflow" histories pin the new branch: code that ignored the patch (simulated
+    people through an activity again) must fail to replay them."""
+    import workflows.pairing as module
+
+    monkeypatch.setattr(module.PairingWorkflow, "_simulates_in_workflow", lambda self: False)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    path = next(p for p in HISTORIES if p.stem == "pairing_flaky_simulated_here")
     result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()
