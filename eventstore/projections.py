@@ -30,10 +30,11 @@ its snapshot is taken after the previous holder committed its checkpoint.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -195,6 +196,10 @@ class ProjectionRunner:
 
     async def _run(self, *, rebuild: bool) -> RunResult:
         started = time.perf_counter()
+        with _collector_paused():
+            return await self._locked_run(rebuild, started)
+
+    async def _locked_run(self, rebuild: bool, started: float) -> RunResult:
         async with self._pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1, $2)", _LOCK_CLASS, self._lock_key)
             try:
@@ -260,6 +265,38 @@ class ProjectionRunner:
             total + applied,
         )
         return applied, position, rebuild
+
+
+class _CollectorPause:
+    """Keep Python's cyclic garbage collector out of projection runs.
+
+    A run creates a few objects per event (rows, decoded payloads) and keeps most of them until it
+    writes: every few hundred allocations the collector walks them all again, and its full
+    collections walk the whole process. Measured on a rebuild: a third of the wall time. What a run
+    allocates holds no reference cycles, so reference counting frees it all the same. Runs may
+    overlap (several runners in one worker): the collector comes back, as it was before the first
+    one, when the last one ends.
+    """
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.runs == 0:
+            self.was_enabled = gc.isenabled()
+            gc.disable()
+        self.runs += 1
+        try:
+            yield
+        finally:
+            self.runs -= 1
+            if self.runs == 0 and self.was_enabled:
+                gc.enable()
+
+
+_collector_paused = _CollectorPause()
 
 
 def _stable_hash(text: str) -> int:

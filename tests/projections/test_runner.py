@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import random
 import uuid
@@ -271,3 +272,42 @@ async def test_a_failing_run_is_retried_and_does_not_kill_the_task(es: EventStor
     finally:
         await es.pool.execute("ALTER TABLE IF EXISTS rm_pairing_away RENAME TO rm_pairing")
     assert await es.pool.fetchval("SELECT count(*) FROM rm_pairing") == 1
+
+
+class _WatchesTheCollector:
+    """A projection that notes whether Python's cyclic collector ran-enabled while it applied events."""
+
+    tables: tuple[str, ...] = ()
+    event_types = None
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def session(self, conn: object, *, empty: bool) -> _WatchesTheCollector:
+        return self
+
+    async def apply(self, events: object) -> None:
+        self.seen.append(gc.isenabled())
+
+    async def finish(self) -> None:
+        self.seen.append(gc.isenabled())
+
+
+async def test_runs_keep_the_collector_out_and_give_it_back_as_it_was(es: EventStore) -> None:
+    await es.append(stream_of("gc-1"), 0, [proposed("gc-1")])
+    watcher = _WatchesTheCollector()
+    runner = ProjectionRunner(es.pool, [watcher], name=f"gc-{uuid.uuid4().hex[:6]}")
+    assert gc.isenabled()
+    await runner.rebuild()
+    assert watcher.seen and not any(watcher.seen)  # paused while the run applied and wrote
+    assert gc.isenabled()  # and back afterwards
+    # two overlapping runs: the collector comes back only when the last one ends
+    other = ProjectionRunner(es.pool, [_WatchesTheCollector()], name=f"gc-{uuid.uuid4().hex[:6]}")
+    await asyncio.gather(runner.rebuild(), other.rebuild())
+    assert gc.isenabled()
+    gc.disable()  # a process that runs without the collector keeps it that way
+    try:
+        await runner.catch_up()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
