@@ -9,6 +9,8 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from activities.record import to_new_event
 from domain.events import Event
 from domain.pairing import PairingProposed
@@ -311,3 +313,36 @@ async def test_runs_keep_the_collector_out_and_give_it_back_as_it_was(es: EventS
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_a_rebuild_reads_ahead_on_a_second_connection_and_a_failed_read_changes_nothing(
+    es: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await fixture_program().append(es)
+    runner = read_models.runner(es.pool, page_size=25)  # several pages
+    await runner.catch_up()
+    before = await read_model_tables(es.pool)
+    checkpoint = await runner.checkpoint()
+
+    readers: list[object] = []
+    original = ProjectionRunner._read
+
+    async def failing_read(self: ProjectionRunner, conn: object, remembered: str | None):  # type: ignore[no-untyped-def]
+        readers.append(conn)
+        pages = 0
+        async for rows in original(self, conn, remembered):
+            pages += 1
+            if pages == 3:
+                raise ConnectionResetError("the reader's connection dropped")
+            yield rows
+
+    monkeypatch.setattr(ProjectionRunner, "_read", failing_read)
+    with pytest.raises(ConnectionResetError):
+        await runner.rebuild()
+    assert len(readers) == 1  # the pages came through one reader
+    # the rebuild's transaction rolled back: the old tables and checkpoint are intact
+    assert await read_model_tables(es.pool) == before
+    assert await runner.checkpoint() == checkpoint
+    monkeypatch.setattr(ProjectionRunner, "_read", original)
+    rebuilt = await runner.rebuild()  # and the pool is fine: a rebuild afterwards gives the same tables
+    assert rebuilt.rebuilt and await read_model_tables(es.pool) == before
