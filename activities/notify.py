@@ -3,7 +3,8 @@
 Real channels (console, email, webhook) are sent by the outbox's dispatcher (see
 :mod:`activities.outbox`): the publish activity only queues, so a slow or failing channel delays the
 message, never the pairing. ``simulated`` (used by ``simulate`` and the demo) is recorded as
-delivered at once: the simulated people act on it in :meth:`Notifier.simulate_participants`.
+delivered at once: the simulated people act on it inside the pairing workflow (pairings started before
+that change: in :meth:`Notifier.simulate_participants`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Notifier:
     @activity.defn(name="simulate_participants")
     async def simulate_participants(self, batch: DeliveryBatch) -> DeliveryReport:
         """Simulated people read their notices and act through the workflow's Updates.
+
+        Only pairings started before the "simulate-in-workflow" patch call this (their histories must
+        replay); newer ones let simulated people act inside the workflow, without the round trips.
 
         They see the pairing as the event store has it (the workflow published just before calling
         this), which costs no round trip to Temporal. Safe to retry: an action already taken shows in
