@@ -12,7 +12,7 @@ import stat
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
@@ -239,7 +239,15 @@ async def start_program(
         id=program_workflow_id(inputs.config.id),
         task_queue=task_queue,
         search_attributes=_program_attributes(inputs.config.id),
+        task_timeout=PROGRAM_TASK_TIMEOUT,
     )
+
+
+# One program workflow hears from every pairing: with thousands running, one of its workflow tasks can
+# carry thousands of status signals, on a worker busy with the pairings' own tasks. Under Temporal's
+# default 10 s such a task was dropped while still being worked on, and its retry carried even more
+# (seen at 5,000 pairings: tasks of 7-17 s, each dropped). Continue-as-new keeps the setting.
+PROGRAM_TASK_TIMEOUT = timedelta(seconds=60)
 
 
 def _program_attributes(program_id: str) -> TypedSearchAttributes:

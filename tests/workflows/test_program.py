@@ -39,6 +39,8 @@ async def test_program_runs_its_pairings_to_closure(
 
     assert isinstance(summary, ProgramSummary)
     assert summary.pairings == summary.closed == 4 + summary.rematches
+    config = (await handle.describe()).raw_description.execution_config
+    assert config.default_workflow_task_timeout.ToTimedelta() == operations.PROGRAM_TASK_TIMEOUT
     assert sum(summary.outcomes.values()) == summary.pairings
     total = summary.pairings
     program_events = [e.type for e in await store.read_stream(f"program-{program_id}")]
