@@ -18,29 +18,55 @@ from activities.models import (
     RematchRequest,
     WithdrawalRequest,
 )
-from activities.record import load_stream, to_new_event
+from activities.record import from_recorded, load_stream, to_new_event
 from domain.errors import DomainError
 from domain.matching import propose_rematch
-from domain.program import PairingPlanned, program_stream, replay_program
-from domain.roster import WithdrawParticipant, decide_roster, replay_roster, roster_stream
+from domain.program import PairingPlanned, ProgramState, evolve_program, program_stream, replay_program
+from domain.roster import (
+    RosterState,
+    WithdrawParticipant,
+    decide_roster,
+    evolve_roster,
+    replay_roster,
+    roster_stream,
+)
 from eventstore import EventStore, VersionConflict
 from tandem.operations import utc_offsets
+
+KEPT_PROGRAMS = 8  # programs whose folded roster a worker keeps between rematches
 
 
 class Matcher:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # program id -> (program, roster) as last folded: a rematch reads only what is new since.
+        # A 5,000-pairing program's streams hold 15,000 events; reading and folding them all on every
+        # rematch kept the worker's event loop busy for seconds each time, late in such a program.
+        self._folded: dict[str, tuple[ProgramState, RosterState]] = {}
+
+    async def _current(self, program_id: str) -> tuple[ProgramState, RosterState]:
+        """The program and its roster as the store has them now (the store is the truth: only the
+        events after the versions already folded are read and folded)."""
+        known = self._folded.pop(program_id, None)
+        if known is None:
+            program = replay_program(program_id, await load_stream(self.store, program_stream(program_id)))
+            roster = replay_roster(program_id, await load_stream(self.store, roster_stream(program_id)))
+        else:
+            program, roster = known
+            for recorded in await self.store.read_stream(program_stream(program_id), program.version + 1):
+                program = evolve_program(program, from_recorded(recorded))
+            for recorded in await self.store.read_stream(roster_stream(program_id), roster.version + 1):
+                roster = evolve_roster(roster, from_recorded(recorded))
+        self._folded[program_id] = (program, roster)  # most recently used last
+        while len(self._folded) > KEPT_PROGRAMS:
+            del self._folded[next(iter(self._folded))]
+        return program, roster
 
     @activity.defn(name="propose_rematch")
     async def propose_rematch(self, request: RematchRequest) -> RematchProposal | None:
-        program = replay_program(
-            request.program_id, await load_stream(self.store, program_stream(request.program_id))
-        )
+        program, roster = await self._current(request.program_id)
         if program.config is None:
             raise ApplicationError(f"program {request.program_id} has no configuration", non_retryable=True)
-        roster = replay_roster(
-            request.program_id, await load_stream(self.store, roster_stream(request.program_id))
-        )
         active = [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
         try:
             pair = propose_rematch(

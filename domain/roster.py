@@ -139,7 +139,19 @@ def evolve_roster(state: RosterState, event: Event) -> RosterState:
 
 
 def replay_roster(program_id: str, events: list[Event]) -> RosterState:
-    state = initial_roster(program_id)
+    """The same state as folding ``evolve_roster`` over ``events``, in linear time: each evolve step
+    copies the participant map, which made a 10,000-person roster's replay quadratic (seconds, on every
+    rematch of a large program)."""
+    participants: dict[str, Participant] = {}
+    withdrawn: set[str] = set()
+    version = 0
     for event in events:
-        state = evolve_roster(state, event)
-    return state
+        match event.payload:
+            case ParticipantEnrolled(participant=p):
+                participants[p.participant_id] = p
+            case ParticipantWithdrawn(participant_id=pid):
+                withdrawn.add(pid)
+        version = event.version
+    return RosterState(
+        program_id=program_id, version=version, participants=participants, withdrawn=frozenset(withdrawn)
+    )

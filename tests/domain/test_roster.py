@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.errors import DomainError, InvalidTransition, RuleViolation
@@ -154,3 +156,23 @@ def test_replay_rebuilds_the_roster_and_ignores_foreign_events() -> None:
     assert replay_roster(PROGRAM, r.events) == r.state
     [stray] = stamp(r.state.stream_id, r.state.version, [SessionHeld(session=1)], T0)
     assert evolve_roster(r.state, stray) == r.state.model_copy(update={"version": 3})
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=30))
+def test_replay_in_one_pass_equals_folding_evolve(steps: list[tuple[int, bool]]) -> None:
+    """replay_roster builds the map in one pass (linear): it must give exactly the evolve fold."""
+    r = Roster()
+    people = [person(email=f"p{n}@example.com") for n in range(6)]
+    for n, withdraw in steps:
+        p = people[n]
+        try:
+            if withdraw:
+                r.do(WithdrawParticipant(participant_id=p.participant_id))
+            else:
+                r.do(EnrollParticipant(participant=p))
+        except DomainError:
+            pass  # refused (already enrolled, not enrolled): nothing recorded
+    [stray] = stamp(r.state.stream_id, r.state.version, [SessionHeld(session=1)], T0)
+    folded = evolve_roster(r.state, stray)
+    assert replay_roster(PROGRAM, [*r.events, stray]) == folded
+    assert list(replay_roster(PROGRAM, r.events).participants) == list(r.state.participants)
