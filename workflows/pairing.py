@@ -9,6 +9,7 @@ bad value is rejected before anything is written to history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -151,7 +152,6 @@ class PairingWorkflow:
         self.lock = asyncio.Lock()
         self.reported: PairingStatus | None = None
         self.simulates_here: bool | None = None  # see _simulates_in_workflow
-        self.refused_simulated = 0
         self.unsimulated: list[Event] = []  # events whose notices simulated people have not yet seen
         self.simulated_state = self.state  # the state right after the last event they saw
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
@@ -382,10 +382,8 @@ class PairingWorkflow:
                 if notice.action is None or notice.recipient == "operator":
                     continue
                 for command in simulation.respond(self.inp.simulation_seed, notice, self.state):
-                    try:
+                    with contextlib.suppress(DomainError):  # refused as an Update would be: no change
                         self._apply(decide(self.state, command, workflow.now()))
-                    except DomainError:
-                        self.refused_simulated += 1
 
     def status(self) -> PairingStatus:
         s = self.state

@@ -44,6 +44,20 @@ async def test_recorded_history_replays(path: Path) -> None:
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
+async def _fails_to_replay(name: str) -> None:
+    """Replay history ``name`` with today's (monkeypatched) classes and expect non-determinism.
+    Unsandboxed, so that the replay runs the patched class (the sandbox re-imports modules afresh)."""
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    path = next(p for p in HISTORIES if p.stem == name)
+    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
+
+
 async def test_replay_catches_an_unpatched_change(monkeypatch: pytest.MonkeyPatch) -> None:
     """Prove the corpus has teeth: a workflow that publishes in a different order must fail replay."""
     import workflows.pairing as module
@@ -62,16 +76,7 @@ async def test_replay_catches_an_unpatched_change(monkeypatch: pytest.MonkeyPatc
             )
 
     monkeypatch.setattr(module.PairingWorkflow, "_publish", publish_twice)
-    # unsandboxed, so that the replay runs the patched class (the sandbox re-imports modules afresh)
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
-    path = next(p for p in HISTORIES if p.stem == "pairing_completed")
-    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
-    assert result.replay_failure is not None
-    assert "nondetermin" in str(result.replay_failure).lower()
+    await _fails_to_replay("pairing_completed")
 
 
 async def test_replay_tells_the_two_simulation_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,12 +85,4 @@ async def test_replay_tells_the_two_simulation_branches_apart(monkeypatch: pytes
     import workflows.pairing as module
 
     monkeypatch.setattr(module.PairingWorkflow, "_simulates_in_workflow", lambda self: False)
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
-    path = next(p for p in HISTORIES if p.stem == "pairing_flaky_simulated_here")
-    result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
-    assert result.replay_failure is not None
-    assert "nondetermin" in str(result.replay_failure).lower()
+    await _fails_to_replay("pairing_flaky_simulated_here")
