@@ -27,10 +27,14 @@ from localstack.stack import LocalStack
 from tandem import operations
 from tandem.settings import Settings
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
+from workflows.pairing import workflow_id_for
 
 HERE = Path(__file__).resolve().parent
 DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
+# One pairing of that program, as its child: it reports to the program (pairing_in_program_signalled:
+# by a signal of its own, the first version).
+PROGRAM_PAIRING_SCENARIO = "pairing_in_program_signalled"
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
@@ -104,7 +108,7 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
         if not only or DRIVEN_SCENARIO in only:
             written.append(await _save(DRIVEN_SCENARIO, await _operator_paths(client, worker.task_queue)))
 
-        if only and PROGRAM_SCENARIO not in only:
+        if only and not only & {PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO}:
             return written
         program_id = "history-program"
         config = ProgramConfig(id=program_id, name="recorded program")
@@ -133,6 +137,8 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
         )
         await handle.result()
         written.append(await _save(PROGRAM_SCENARIO, await handle.fetch_history()))
+        child = client.get_workflow_handle(workflow_id_for(specs[0].pairing_id))
+        written.append(await _save(PROGRAM_PAIRING_SCENARIO, await child.fetch_history()))
     return written
 
 
