@@ -43,12 +43,40 @@ class DeliveryReport(BaseModel):
     rejected_actions: int = 0
 
 
+class PairingStatus(BaseModel):
+    """What a pairing reports to its program whenever it changes: ids, stage and flags only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pairing_id: str
+    mentee_id: str
+    mentor_id: str
+    stage: str
+    at_risk: bool = False
+    ever_at_risk: bool = False
+    outcome: str | None = None
+    withdrawn_side: str | None = None
+    held_sessions: int = 0
+    goals_overdue: bool = False
+    version: int = 0
+
+
+class ProgramReport(BaseModel):
+    """A pairing's new status, for its program's workflow (signal ``pairing_changed``)."""
+
+    model_config = ConfigDict(frozen=True)
+    workflow_id: str
+    status: PairingStatus
+
+
 class PublishBatch(BaseModel):
-    """One flush of a workflow: record its new events, then deliver the notices they cause."""
+    """One flush of a workflow: record its new events, deliver the notices they cause, and tell the
+    program what changed (``report``) once the events are recorded."""
 
     model_config = ConfigDict(frozen=True)
     record: RecordBatch
     delivery: DeliveryBatch | None = None
+    report: ProgramReport | None = None
 
 
 class PublishOutcome(BaseModel):

@@ -18,7 +18,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import DeliveryBatch, DeliveryReport, PublishBatch, PublishOutcome, RecordBatch
+    from activities.models import (
+        DeliveryBatch,
+        DeliveryReport,
+        PairingStatus,
+        ProgramReport,
+        PublishBatch,
+        PublishOutcome,
+        RecordBatch,
+    )
     from domain import simulation
     from domain.errors import DomainError
     from domain.events import Event
@@ -95,24 +103,6 @@ class PairingResult(BaseModel):
     ever_at_risk: bool
 
 
-class PairingStatus(BaseModel):
-    """What a pairing reports to its program whenever it changes: ids, stage and flags only."""
-
-    model_config = ConfigDict(frozen=True)
-
-    pairing_id: str
-    mentee_id: str
-    mentor_id: str
-    stage: str
-    at_risk: bool = False
-    ever_at_risk: bool = False
-    outcome: str | None = None
-    withdrawn_side: str | None = None
-    held_sessions: int = 0
-    goals_overdue: bool = False
-    version: int = 0
-
-
 class ActionResult(BaseModel):
     """What an Update reports back: the events it caused (types only) and the new version."""
 
@@ -132,6 +122,27 @@ class EventRef(BaseModel):
     version: int
     event_id: str
     type: str
+
+
+def status_of(s: PairingState) -> PairingStatus:
+    return PairingStatus(
+        pairing_id=s.pairing_id,
+        mentee_id=s.mentee_id,
+        mentor_id=s.mentor_id,
+        stage=s.stage.value,
+        at_risk=s.at_risk,
+        ever_at_risk=s.ever_at_risk,
+        outcome=s.outcome.value if s.outcome else None,
+        withdrawn_side=s.withdrawn_side,
+        held_sessions=s.held_sessions,
+        goals_overdue=s.goal_deadline_passed and not s.goals,
+        version=s.version,
+    )
+
+
+def _counted(status: PairingStatus | None) -> PairingStatus | None:
+    """What the program counts: a change in anything else (version, sessions held) is not reported."""
+    return status.model_copy(update={"version": 0, "held_sessions": 0}) if status else None
 
 
 def workflow_id_for(pairing_id: str) -> str:
@@ -155,6 +166,7 @@ class PairingWorkflow:
         self.unsimulated: list[Event] = []  # events whose notices simulated people have not yet seen
         self.simulated_state = self.state  # the state right after the last event they saw
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
+        self.reports_by_publish = False  # see _report
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -174,6 +186,10 @@ class PairingWorkflow:
                 )
             )
             self._apply(decide(self.state, StartPairing(terms=self.inp.terms), workflow.now()))
+        # Reports to the program ride on the publish activity (patched: pairings that signal the
+        # program themselves replay unchanged). Decided once, before any Update can publish.
+        if workflow.info().parent is not None:
+            self.reports_by_publish = workflow.patched("report-by-publish")
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -279,6 +295,7 @@ class PairingWorkflow:
             self.urgent
             or len(self.unpublished) >= SIMULATED_BATCH
             or (now.stage, now.at_risk, now.paused) != (then.stage, then.at_risk, then.paused)
+            or (self.reports_by_publish and _counted(status_of(now)) != _counted(self.reported))
         )
 
     async def _publish(self, *, force: bool = False) -> None:
@@ -306,6 +323,7 @@ class PairingWorkflow:
                         notices=notices,
                         simulation_seed=self.inp.simulation_seed,
                     )
+                report = self._report_for(state_after)
                 publish = PublishBatch(
                     record=RecordBatch(
                         stream_id=self.state.stream_id,
@@ -313,6 +331,7 @@ class PairingWorkflow:
                         events=batch,
                     ),
                     delivery=delivery,
+                    report=report,
                 )
                 # A local activity records before its workflow task is committed: if the worker dies in
                 # between, the retried task decides again at a later now() (other deadlines) and the
@@ -338,6 +357,8 @@ class PairingWorkflow:
                     )
                 self.recorded_version = batch[-1].version
                 self.published_state = state_after
+                if report is not None:
+                    self.reported = report.status
                 if (
                     not in_workflow
                     and delivery is not None
@@ -385,31 +406,27 @@ class PairingWorkflow:
                     with contextlib.suppress(DomainError):  # refused as an Update would be: no change
                         self._apply(decide(self.state, command, workflow.now()))
 
-    def status(self) -> PairingStatus:
-        s = self.state
-        return PairingStatus(
-            pairing_id=s.pairing_id,
-            mentee_id=s.mentee_id,
-            mentor_id=s.mentor_id,
-            stage=s.stage.value,
-            at_risk=s.at_risk,
-            ever_at_risk=s.ever_at_risk,
-            outcome=s.outcome.value if s.outcome else None,
-            withdrawn_side=s.withdrawn_side,
-            held_sessions=s.held_sessions,
-            goals_overdue=s.goal_deadline_passed and not s.goals,
-            version=s.version,
-        )
+    def _report_for(self, state: PairingState) -> ProgramReport | None:
+        """The report a publish carries to the program: only when something it counts changed."""
+        parent = workflow.info().parent
+        if not self.reports_by_publish or parent is None:
+            return None
+        status = status_of(state)
+        if _counted(status) == _counted(self.reported):
+            return None
+        return ProgramReport(workflow_id=parent.workflow_id, status=status)
 
     async def _report(self) -> None:
-        """Tell the program (by id, so it reaches its current run) when anything it counts changed."""
+        """Tell the program (by id, so it reaches its current run) when anything it counts changed.
+
+        Since "report-by-publish" the publish activity carries the report (see _report_for): a
+        signal sent from the workflow cost the pairing one more workflow task per report, a seventh
+        of all its tasks. Only pairings started before that patch still signal here."""
         parent = workflow.info().parent
-        if parent is None:
+        if parent is None or self.reports_by_publish:
             return
-        status = self.status()
-        counted = status.model_copy(update={"version": 0, "held_sessions": 0})
-        last = self.reported.model_copy(update={"version": 0, "held_sessions": 0}) if self.reported else None
-        if counted == last:
+        status = status_of(self.state)
+        if _counted(status) == _counted(self.reported):
             return
         await workflow.get_external_workflow_handle(parent.workflow_id).signal("pairing_changed", status)
         self.reported = status

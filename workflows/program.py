@@ -23,6 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
         PairingSpec,
+        PairingStatus,
         PlanChunk,
         PlanPage,
         RecordBatch,
@@ -43,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search
     from workflows.pairing import HISTORY_LIMIT as PAIRING_HISTORY_LIMIT
-    from workflows.pairing import PairingInput, PairingStatus, PairingWorkflow, workflow_id_for
+    from workflows.pairing import PairingInput, PairingWorkflow, workflow_id_for
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 START_BATCH = 100  # children started per batch: bounded bursts against the server

@@ -32,9 +32,9 @@ from workflows.pairing import workflow_id_for
 HERE = Path(__file__).resolve().parent
 DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
 PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
-# One pairing of that program, as its child: it reports to the program (pairing_in_program_signalled:
-# by a signal of its own, the first version).
-PROGRAM_PAIRING_SCENARIO = "pairing_in_program_signalled"
+# One pairing of that program, as its child: it reports to the program through its publish activity
+# ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals.
+PROGRAM_PAIRING_SCENARIO = "pairing_in_program_reported"
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a

@@ -15,6 +15,7 @@ from tandem import operations
 from tandem.settings import Settings
 from tandem.status import program_status
 from tests.workflows.helpers import person
+from workflows.pairing import workflow_id_for
 from workflows.program import ProgramSummary
 
 
@@ -65,6 +66,17 @@ async def test_program_runs_its_pairings_to_closure(
     status = await program_status(settings, program_id)
     assert status["pairings"] == total and status["by_stage"]["closed"] == total
     assert status["program_status"] == "completed"
+
+    # the pairings reported through their publish activity, not by signals of their own (each of
+    # which cost the pairing one more workflow task)
+    for spec in specs:
+        history = await client.get_workflow_handle(workflow_id_for(spec.pairing_id)).fetch_history()
+        sent = [
+            e
+            for e in history.events
+            if e.HasField("signal_external_workflow_execution_initiated_event_attributes")
+        ]
+        assert sent == []
 
 
 async def test_enrolling_the_same_program_twice_is_refused(store: EventStore) -> None:

@@ -31,10 +31,17 @@ def test_corpus_is_present() -> None:
     assert {"pairing_completed_after_commit", "pairing_flaky_after_commit"} <= names
     # both branches of "simulate-in-workflow": simulated people acting through Updates, and in the workflow
     assert {"pairing_flaky_after_commit", "pairing_flaky_simulated_here"} <= names
+    # both branches of "report-by-publish": a program's pairing signalling it, and reporting by publish
+    assert {"pairing_in_program_signalled", "pairing_in_program_reported"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
-    from tests.histories.record import DRIVEN_SCENARIO, PAIRING_SCENARIOS, PROGRAM_SCENARIO
+    from tests.histories.record import (
+        DRIVEN_SCENARIO,
+        PAIRING_SCENARIOS,
+        PROGRAM_PAIRING_SCENARIO,
+        PROGRAM_SCENARIO,
+    )
 
-    assert {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, PROGRAM_SCENARIO} <= names
+    assert {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -86,3 +93,20 @@ async def test_replay_tells_the_two_simulation_branches_apart(monkeypatch: pytes
 
     monkeypatch.setattr(module.PairingWorkflow, "_simulates_in_workflow", lambda self: False)
     await _fails_to_replay("pairing_flaky_simulated_here")
+
+
+async def test_replay_tells_the_two_report_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pairing that reports by publish must not replay with code that ignores "report-by-publish"
+    (signalling the program itself again), and the old history must not replay with code that always
+    takes the new branch."""
+    import workflows.pairing as module
+
+    real = module.workflow.patched
+    monkeypatch.setattr(
+        module.workflow, "patched", lambda patch_id: patch_id != "report-by-publish" and real(patch_id)
+    )
+    await _fails_to_replay("pairing_in_program_reported")
+    monkeypatch.setattr(
+        module.workflow, "patched", lambda patch_id: patch_id == "report-by-publish" or real(patch_id)
+    )
+    await _fails_to_replay("pairing_in_program_signalled")
