@@ -55,6 +55,8 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
             matcher.propose_rematch,
             matcher.load_plan,
             matcher.withdraw_participant,
+            matcher.propose_rematches,
+            matcher.withdraw_participants,
         ],
         max_concurrent_activities=50,
         max_concurrent_workflow_tasks=50,

@@ -7,6 +7,9 @@ hand the workflow ids only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -14,15 +17,19 @@ from activities.models import (
     PairingSpec,
     PlanChunk,
     PlanPage,
+    RematchBatch,
     RematchProposal,
+    RematchProposals,
     RematchRequest,
+    WithdrawalBatch,
     WithdrawalRequest,
 )
 from activities.record import from_recorded, load_stream, to_new_event
 from domain.errors import DomainError
-from domain.matching import propose_rematch
+from domain.matching import ProposedPair, propose_rematch, propose_rematches
 from domain.program import PairingPlanned, ProgramState, evolve_program, program_stream, replay_program
 from domain.roster import (
+    Participant,
     RosterState,
     WithdrawParticipant,
     decide_roster,
@@ -62,13 +69,33 @@ class Matcher:
             del self._folded[next(iter(self._folded))]
         return program, roster
 
+    async def _matching(self, program_id: str) -> tuple[ProgramState, list[Participant]]:
+        program, roster = await self._current(program_id)
+        if program.config is None:
+            raise ApplicationError(f"program {program_id} has no configuration", non_retryable=True)
+        return program, [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
+
+    @activity.defn(name="propose_rematches")
+    async def propose_rematches(self, batch: RematchBatch) -> RematchProposals:
+        """Every rematch a program has waiting, in one call (one round trip, however many closed)."""
+        program, active = await self._matching(batch.program_id)
+        assert program.config is not None
+        with _refused_for_good():
+            pairs = propose_rematches(
+                program.config,
+                active,
+                [(w.mentee_id, w.exclude_mentors) for w in batch.wanted],
+                current_assignments=batch.current_assignments,
+                offsets=utc_offsets(active),
+            )
+        return RematchProposals(proposals=[_proposal(pair) for pair in pairs])
+
     @activity.defn(name="propose_rematch")
     async def propose_rematch(self, request: RematchRequest) -> RematchProposal | None:
-        program, roster = await self._current(request.program_id)
-        if program.config is None:
-            raise ApplicationError(f"program {request.program_id} has no configuration", non_retryable=True)
-        active = [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
-        try:
+        """One mentee at a time: what programs started before "rematch-in-batches" still call."""
+        program, active = await self._matching(request.program_id)
+        assert program.config is not None
+        with _refused_for_good():
             pair = propose_rematch(
                 program.config,
                 active,
@@ -77,13 +104,7 @@ class Matcher:
                 exclude_mentors=request.exclude_mentors,
                 offsets=utc_offsets(active),
             )
-        except DomainError as err:
-            raise ApplicationError(
-                err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
-            ) from None
-        if pair is None:
-            return None
-        return RematchProposal(mentor_id=pair.mentor.participant_id, score=pair.score, reasons=pair.reasons)
+        return _proposal(pair)
 
     @activity.defn(name="load_plan")
     async def load_plan(self, page: PlanPage) -> PlanChunk:
@@ -104,22 +125,55 @@ class Matcher:
                 break
         return PlanChunk(pairings=specs, last_version=last)
 
-    @activity.defn(name="withdraw_participant")
-    async def withdraw_participant(self, request: WithdrawalRequest) -> int:
-        """Record the withdrawal in the roster stream (idempotent: a second call finds it recorded)."""
-        stream = roster_stream(request.program_id)
+    @activity.defn(name="withdraw_participants")
+    async def withdraw_participants(self, batch: WithdrawalBatch) -> int:
+        """Record the withdrawals in the roster stream in one append (idempotent: those already
+        recorded are skipped, so a retried call records nothing twice)."""
+        stream = roster_stream(batch.program_id)
         for _ in range(5):  # optimistic concurrency: re-read and retry on a conflicting append
-            roster = replay_roster(request.program_id, await load_stream(self.store, stream))
-            if request.participant_id in roster.withdrawn:
+            roster = replay_roster(batch.program_id, await load_stream(self.store, stream))
+            start, events = roster.version, []
+            for request in batch.withdrawals:
+                if request.participant_id in roster.withdrawn:
+                    continue
+                decided = decide_roster(
+                    roster,
+                    WithdrawParticipant(participant_id=request.participant_id, reason=request.reason),
+                    request.occurred_at,
+                )
+                for event in decided:
+                    roster = evolve_roster(roster, event)
+                events.extend(decided)
+            if not events:
                 return roster.version
-            events = decide_roster(
-                roster,
-                WithdrawParticipant(participant_id=request.participant_id, reason=request.reason),
-                request.occurred_at,
-            )
             try:
-                result = await self.store.append(stream, roster.version, [to_new_event(e) for e in events])
+                result = await self.store.append(stream, start, [to_new_event(e) for e in events])
             except VersionConflict:
                 continue
             return result.version
-        raise ApplicationError(f"roster {request.program_id} kept changing; will retry")
+        raise ApplicationError(f"roster {batch.program_id} kept changing; will retry")
+
+    @activity.defn(name="withdraw_participant")
+    async def withdraw_participant(self, request: WithdrawalRequest) -> int:
+        """One at a time: what programs started before "rematch-in-batches" still call."""
+        return await self.withdraw_participants(
+            WithdrawalBatch(program_id=request.program_id, withdrawals=[request])
+        )
+
+
+@contextmanager
+def _refused_for_good() -> Iterator[None]:
+    """A rule the roster breaks (an unknown mentee, a manager cycle) fails the same way on every
+    retry: fail the activity for good, with the rule's details."""
+    try:
+        yield
+    except DomainError as err:
+        raise ApplicationError(
+            err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
+        ) from None
+
+
+def _proposal(pair: ProposedPair | None) -> RematchProposal | None:
+    if pair is None:
+        return None
+    return RematchProposal(mentor_id=pair.mentor.participant_id, score=pair.score, reasons=pair.reasons)

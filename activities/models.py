@@ -102,12 +102,40 @@ class RematchProposal(BaseModel):
     reasons: tuple[str, ...] = ()
 
 
+class RematchWanted(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    mentee_id: str
+    exclude_mentors: list[str]
+
+
+class RematchBatch(BaseModel):
+    """New mentors for every mentee a program must rematch at once (ids only), matched in order."""
+
+    model_config = ConfigDict(frozen=True)
+    program_id: str
+    wanted: list[RematchWanted]
+    current_assignments: list[tuple[str, str]]  # (mentor_id, mentee_id) of running pairings
+
+
+class RematchProposals(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    proposals: list[RematchProposal | None]  # one per wanted, in order: None when nobody fits
+
+
 class WithdrawalRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
     program_id: str
     participant_id: str
     reason: str = ""
     occurred_at: AwareDatetime
+
+
+class WithdrawalBatch(BaseModel):
+    """Participants of one program who withdrew, recorded in the roster in one append."""
+
+    model_config = ConfigDict(frozen=True)
+    program_id: str
+    withdrawals: list[WithdrawalRequest]
 
 
 class PairingSpec(BaseModel):

@@ -509,6 +509,28 @@ def propose_rematch(
     return ProposedPair(mentors[j], mentee, total, fit_reasons((REMATCHED, *reasons)))
 
 
+def propose_rematches(
+    config: ProgramConfig,
+    participants: Sequence[Participant],
+    wanted: Sequence[tuple[str, Iterable[str]]],
+    current_assignments: Iterable[tuple[str, str]] = (),
+    *,
+    offsets: Offsets | None = None,
+) -> list[ProposedPair | None]:
+    """New mentors for several mentees at once, ``wanted`` as ``(mentee_id, exclude_mentors)`` pairs:
+    the same answers as asking :func:`propose_rematch` for each in turn, each new pairing taking its
+    mentor's capacity before the next mentee is matched."""
+    assignments = list(current_assignments)
+    proposals: list[ProposedPair | None] = []
+    for mentee_id, exclude in wanted:
+        pair = propose_rematch(config, participants, mentee_id, assignments, exclude, offsets=offsets)
+        if pair is not None:
+            assignments = [a for a in assignments if a[1] != mentee_id]
+            assignments.append((pair.mentor.participant_id, mentee_id))
+        proposals.append(pair)
+    return proposals
+
+
 PAIRINGS_COLUMNS = ("mentor_email", "mentee_email", "score", "reasons")
 
 

@@ -6,7 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 from activities.matching import Matcher
-from activities.models import RematchRequest, WithdrawalRequest
+from activities.models import (
+    RematchBatch,
+    RematchRequest,
+    RematchWanted,
+    WithdrawalBatch,
+    WithdrawalRequest,
+)
 from domain.program import ProgramConfig
 from domain.roster import Role
 from eventstore import EventStore
@@ -48,3 +54,54 @@ async def test_a_rematch_reads_what_changed_since_the_last_one(store: EventStore
         RematchRequest(program_id=program_id, mentee_id=mentee, current_assignments=[], exclude_mentors=[])
     )
     assert fresh == second
+
+
+async def test_a_programs_closes_are_matched_and_recorded_in_one_call_each(store: EventStore) -> None:
+    """Withdrawals in one append (a retried call appends nothing twice); rematches matched in the
+    order asked, each taking its mentor's capacity, as one-by-one calls would."""
+    program_id = f"batch-{uuid.uuid4().hex[:8]}"
+    mentors = [person(program_id, n, Role.MENTOR) for n in range(4)]
+    mentees = [person(program_id, n, Role.MENTEE) for n in range(3)]
+    inputs = operations.Inputs(
+        config=ProgramConfig(id=program_id, name="batches"), participants=[*mentors, *mentees]
+    )
+    _, specs = operations.plan(inputs)
+    await operations.enrol(store, inputs, specs)
+    matcher = Matcher(store)
+    now = datetime.now(UTC)
+    leavers = [mentors[0].participant_id, mentors[1].participant_id]
+    batch = WithdrawalBatch(
+        program_id=program_id,
+        withdrawals=[
+            WithdrawalRequest(program_id=program_id, participant_id=pid, occurred_at=now)
+            for pid in [*leavers, leavers[0]]  # the same leaver twice
+        ],
+    )
+    version = await matcher.withdraw_participants(batch)
+    assert await matcher.withdraw_participants(batch) == version  # a retry records nothing
+    withdrawn = [
+        e.payload["participant_id"]
+        for e in await store.read_stream(f"roster-{program_id}")
+        if e.type == "ParticipantWithdrawn"
+    ]
+    assert withdrawn == leavers
+
+    wanted = [RematchWanted(mentee_id=m.participant_id, exclude_mentors=[]) for m in mentees]
+    together = await matcher.propose_rematches(
+        RematchBatch(program_id=program_id, wanted=wanted, current_assignments=[])
+    )
+    proposed = [p.mentor_id if p else None for p in together.proposals]
+    # two mentors left (capacity one each): the first two mentees get them, the third nobody
+    assert proposed[2] is None and set(proposed[:2]) == {m.participant_id for m in mentors[2:]}
+    assignments: list[tuple[str, str]] = []
+    for want, mentor_id in zip(wanted[:2], proposed[:2], strict=True):
+        alone = await matcher.propose_rematch(
+            RematchRequest(
+                program_id=program_id,
+                mentee_id=want.mentee_id,
+                current_assignments=assignments,
+                exclude_mentors=[],
+            )
+        )
+        assert alone is not None and alone.mentor_id == mentor_id
+        assignments.append((alone.mentor_id, want.mentee_id))

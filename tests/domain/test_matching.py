@@ -27,6 +27,7 @@ from domain.matching import (
     prepare,
     propose_pairings,
     propose_rematch,
+    propose_rematches,
     same_reporting_chain,
     score,
 )
@@ -434,6 +435,29 @@ def test_rematch_frees_the_mentees_own_slot_and_honours_constraints() -> None:
     assert pair is not None and pair.mentor.name == "M"
     assert propose_rematch(config(exclude=[[m.email, e.email]]), [m, e], e.participant_id) is None
     assert propose_rematch(config(), [e], e.participant_id) is None  # no mentors at all
+
+
+def test_rematches_asked_together_share_out_capacity_in_order() -> None:
+    """Two mentees want the one mentor with AI skills: the first asked gets him, the second the next
+    best, exactly as two rematches asked one after the other would."""
+    ai, plain = person("ai", skills_offered=("AI",)), person("plain")
+    first, second = mentee("first", skills_wanted=("AI",)), mentee("second", skills_wanted=("AI",))
+    people = [ai, plain, first, second]
+    wanted = [(first.participant_id, ()), (second.participant_id, ())]
+    together = propose_rematches(config(), people, wanted)
+    assert [p.mentor.name if p else None for p in together] == ["Ai", "Plain"]
+
+    one_by_one, assignments = [], []
+    for mentee_id, exclude in wanted:
+        pair = propose_rematch(config(), people, mentee_id, assignments, exclude)
+        assert pair is not None
+        one_by_one.append(pair)
+        assignments.append((pair.mentor.participant_id, mentee_id))
+    assert together == one_by_one
+    # nobody left for a third: None in its place, the others unchanged
+    third = mentee("third")
+    wanted.append((third.participant_id, ()))
+    assert propose_rematches(config(), [*people, third], wanted)[2] is None
 
 
 def test_rematch_needs_an_active_mentee() -> None:

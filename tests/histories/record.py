@@ -10,6 +10,7 @@ still replays. Record new scenarios under new names rather than overwriting old 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from activities.models import PairingSpec
 from domain.program import ProgramConfig
@@ -35,6 +37,10 @@ PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the fi
 # One pairing of that program, as its child: it reports to the program through its publish activity
 # ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals.
 PROGRAM_PAIRING_SCENARIO = "pairing_in_program_reported"
+# A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
+# acted on each close in turn (the first version), program_rematches_batched on every waiting close at
+# once ("rematch-in-batches").
+REMATCH_SCENARIO = "program_rematches_batched"
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
@@ -75,6 +81,54 @@ async def _operator_paths(client: Client, task_queue: str) -> object:
     return await handle.fetch_history()
 
 
+async def _program_with_rematches(client: Client, task_queue: str, settings: Settings) -> object:
+    """One mentee, three mentors: the first pairing is rematched by an Update, the second mentor
+    withdraws, then the mentee withdraws from the third pairing, which closes the program."""
+    from domain.pairing import Rematch, Withdraw
+    from workflows.pairing import ActionResult
+
+    program_id = "history-rematches"
+    people = [
+        _person(program_id, "m1@example.com", Role.MENTOR, 1),
+        _person(program_id, "m2@example.com", Role.MENTOR, 2),
+        _person(program_id, "m3@example.com", Role.MENTOR, 3),
+        _person(program_id, "e1@example.com", Role.MENTEE, 8),
+    ]
+    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="rematches"), participants=people)
+    _, specs = operations.plan(inputs)
+    store = await EventStore.open(settings.database_url, migrate=False)
+    try:
+        version = await operations.enrol(store, inputs, specs, datetime.now(UTC))
+    finally:
+        await store.close()
+    program = await operations.start_program(client, task_queue, inputs, specs, version)
+    mentee = people[3].participant_id
+
+    async def pairing(n: int) -> str:
+        """The id of the program's n-th pairing, once it runs."""
+        for _ in range(600):
+            for mentor in people[:3]:
+                workflow_id = workflow_id_for(f"{program_id}.{mentee}.{mentor.participant_id}")
+                if workflow_id in done:
+                    continue
+                with contextlib.suppress(RPCError):
+                    await client.get_workflow_handle(workflow_id).describe()
+                    done.add(workflow_id)
+                    return workflow_id
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"pairing {n} of {program_id} never started")
+
+    done: set[str] = set()
+    steps = [Rematch(reason="fit check"), Withdraw(side="mentor", reason="moved team")]
+    steps.append(Withdraw(side="mentee", reason="left"))
+    for n, step in enumerate(steps, start=1):
+        handle = client.get_workflow_handle(await pairing(n))
+        update = "rematch" if isinstance(step, Rematch) else "withdraw"
+        await handle.execute_update(update, step, result_type=ActionResult)
+    await program.result()
+    return await program.fetch_history()
+
+
 def _person(program_id: str, email: str, role: Role, level: int) -> Participant:
     return Participant(
         participant_id=participant_id_for(program_id, email),
@@ -107,6 +161,10 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
 
         if not only or DRIVEN_SCENARIO in only:
             written.append(await _save(DRIVEN_SCENARIO, await _operator_paths(client, worker.task_queue)))
+
+        if not only or REMATCH_SCENARIO in only:
+            history = await _program_with_rematches(client, worker.task_queue, settings)
+            written.append(await _save(REMATCH_SCENARIO, history))
 
         if only and not only & {PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO}:
             return written

@@ -129,6 +129,15 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert result.pairings == 3 and result.rematches == 2 and result.closed == 3
     assert result.outcomes == {"rematched": 1, "withdrawn": 2}
     assert result.unmatched_after_rematch == 0
+    # closes are acted upon in batches (one call for every withdrawal, one for every rematch waiting)
+    history = await program.fetch_history()
+    called = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert called.count("propose_rematches") == 2 and called.count("withdraw_participants") == 2
+    assert "propose_rematch" not in called and "withdraw_participant" not in called
 
 
 async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(

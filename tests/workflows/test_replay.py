@@ -33,15 +33,19 @@ def test_corpus_is_present() -> None:
     assert {"pairing_flaky_after_commit", "pairing_flaky_simulated_here"} <= names
     # both branches of "report-by-publish": a program's pairing signalling it, and reporting by publish
     assert {"pairing_in_program_signalled", "pairing_in_program_reported"} <= names
+    # both branches of "rematch-in-batches": closes acted upon one by one, and in batches
+    assert {"program_rematches_one_by_one", "program_rematches_batched"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import (
         DRIVEN_SCENARIO,
         PAIRING_SCENARIOS,
         PROGRAM_PAIRING_SCENARIO,
         PROGRAM_SCENARIO,
+        REMATCH_SCENARIO,
     )
 
-    assert {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO} <= names
+    recorded = {DRIVEN_SCENARIO, PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO, REMATCH_SCENARIO}
+    assert {*PAIRING_SCENARIOS, *recorded} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -110,3 +114,14 @@ async def test_replay_tells_the_two_report_branches_apart(monkeypatch: pytest.Mo
         module.workflow, "patched", lambda patch_id: patch_id == "report-by-publish" or real(patch_id)
     )
     await _fails_to_replay("pairing_in_program_signalled")
+
+
+async def test_replay_tells_the_two_rematch_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Programs that acted on closes one by one replay only without "rematch-in-batches", and the
+    batched ones only with it."""
+    import workflows.program as module
+
+    monkeypatch.setattr(module.ProgramWorkflow, "_closes_in_batches", lambda self: False)
+    await _fails_to_replay("program_rematches_batched")
+    monkeypatch.setattr(module.ProgramWorkflow, "_closes_in_batches", lambda self: True)
+    await _fails_to_replay("program_rematches_one_by_one")
