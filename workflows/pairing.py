@@ -299,11 +299,12 @@ class PairingWorkflow:
         )
 
     async def _publish(self, *, force: bool = False) -> None:
-        """Record every unpublished event and deliver its notices: one activity call per flush.
+        """Record every unpublished event, deliver its notices and tell the program what changed:
+        one activity call per flush.
 
-        Both halves are idempotent, so a retry after a crash redoes only what is missing.
-        Simulated participants answer in a separate, regular activity: their Updates must reach this
-        workflow while it waits, which a local activity (running inside the workflow task) cannot allow.
+        All three halves are idempotent, so a retry after a crash redoes only what is missing.
+        Simulated participants of pairings started before "simulate-in-workflow" answer in a
+        separate, regular activity (their Updates must reach this workflow while it waits).
         """
         async with self.lock:
             in_workflow = self._simulates_in_workflow()

@@ -1,9 +1,10 @@
 """ProgramWorkflow: starts every pairing as a child workflow and closes when all have closed.
 
-Pairings report every change (stage, at risk, outcome) to the program by signal, so the program
-keeps live counts for operators without polling, and needs no handle on its children: it can
-continue-as-new with its counts (a 5,000-pairing program would outgrow one history) while the
-children, started with ``ParentClosePolicy.ABANDON``, run on.
+Pairings report every change (stage, at risk, outcome) to the program by signal (sent by the
+activity that records the change), so the program keeps live counts for operators without
+polling, and needs no handle on its children: it can continue-as-new with its counts (a
+5,000-pairing program would outgrow one history) while the children, started with
+``ParentClosePolicy.ABANDON``, run on. Closed pairings are acted upon in batches (_after_closes).
 
 It carries ids and schedule terms only: names, emails and the matching preferences stay in the
 event store, so the program's history holds no personal data.
