@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
@@ -52,7 +53,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pairing import PairingInput, PairingWorkflow, workflow_id_for
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-START_BATCH = 100  # children started per batch: bounded bursts against the server
+START_BATCH = 100  # children started per batch by programs started before "start-in-chunks"
+# Children are started in chunks small enough that the events they cause during one of the program's
+# workflow tasks stay under the server's buffer (history.maximumBufferedEventsBatch, 100 by default):
+# each start adds a ChildWorkflowExecutionStarted event and, soon after, the child's first report.
+# Past the buffer the server fails the task in flight; the worker then drops the program from its
+# cache and replays its whole history on the next task, which at 1,000 pairings took 7-10 s, long
+# enough for the buffer to overflow again: starting 1,000 pairings took 115 s instead of seconds.
+START_CHUNK = 40
+PLAN_PAGE = 500  # planned pairings read from the store per activity call
 HISTORY_LIMIT = 10_000  # continue-as-new well before Temporal's 50k-event limit
 STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
 
@@ -60,6 +69,7 @@ STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout",
 _OUTCOMES = ("", "completed", "ended_early", "withdrawn", "rematched")
 _SIDES = ("", "mentor", "mentee")
 Row = list[str | int]
+T = TypeVar("T")
 
 
 class ProgramCarry(BaseModel):
@@ -194,19 +204,20 @@ class ProgramWorkflow:
         # Programs read their plan from the event store in pages (history stays small at 5,000
         # pairings); the first version took it inline in its input. Patched: old histories replay.
         from_store = workflow.patched("plan-from-event-store")
+        in_chunks = self.started < self._total() and workflow.patched("start-in-chunks")
         while self.started < self._total():
-            batch = (
-                await self._next_batch()
-                if from_store
-                else inp.pairings[self.started : self.started + START_BATCH]
-            )
+            if not from_store:
+                batch = inp.pairings[self.started : self.started + START_BATCH]
+            else:
+                batch = await self._next_batch(PLAN_PAGE if in_chunks else START_BATCH)
             if not batch:
                 raise ApplicationError(
                     f"program {inp.program_id}: the plan ends after {self.started} pairings"
                 )
-            # one workflow task issues the whole batch of start commands
-            await asyncio.gather(*(self._start_child(spec) for spec in batch))
-            self.started += len(batch)
+            for chunk in _chunks(batch, START_CHUNK if in_chunks else len(batch)):
+                # one workflow task issues the whole chunk of start commands
+                await asyncio.gather(*(self._start_child(spec) for spec in chunk))
+                self.started += len(chunk)
             self._continue_as_new_if_long()
         while not self._all_closed():
             await workflow.wait_condition(
@@ -230,13 +241,13 @@ class ProgramWorkflow:
     def _total(self) -> int:
         return self.inp.planned or len(self.inp.pairings)
 
-    async def _next_batch(self) -> list[PairingSpec]:
+    async def _next_batch(self, page: int) -> list[PairingSpec]:
         chunk = await workflow.execute_activity(
             "load_plan",
             PlanPage(
                 program_id=self.inp.program_id,
                 after_version=self.plan_cursor,
-                limit=min(START_BATCH, self._total() - self.started),
+                limit=min(page, self._total() - self.started),
             ),
             result_type=PlanChunk,
             start_to_close_timeout=timedelta(minutes=1),
@@ -339,14 +350,15 @@ class ProgramWorkflow:
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=RETRY,
             )
-            starts = []
+            successors = []
             for old, proposal in zip(wanted, result.proposals, strict=True):
                 if proposal is None:
                     self.unmatched.append(old.mentee_id)
-                    continue
-                starts.append(self._start_child(self._successor(old, proposal), replaces=old.pairing_id))
-                self.successors += 1
-            await asyncio.gather(*starts)
+                else:
+                    successors.append((self._successor(old, proposal), old.pairing_id))
+            for chunk in _chunks(successors, START_CHUNK):  # see START_CHUNK
+                await asyncio.gather(*(self._start_child(spec, replaces=old) for spec, old in chunk))
+                self.successors += len(chunk)
         self.handled.update(status.pairing_id for status in closed)
 
     async def _after_close(self, status: PairingStatus) -> None:
@@ -483,6 +495,10 @@ class ProgramWorkflow:
     @workflow.query(name="summary")
     def query_summary(self) -> ProgramSummary:
         return self._summary()
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
 def _leaver(status: PairingStatus) -> str | None:

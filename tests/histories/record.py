@@ -30,10 +30,14 @@ from tandem import operations
 from tandem.settings import Settings
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
 from workflows.pairing import workflow_id_for
+from workflows.program import START_CHUNK
 
 HERE = Path(__file__).resolve().parent
 DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
-PROGRAM_SCENARIO = "program_plan_from_store"  # "program_two_pairings" is the first version (inline plan)
+# A program of more pairings than one start chunk: "program_two_pairings" is the first version (inline
+# plan), "program_plan_from_store" read its plan from the store and started 100 children per task.
+PROGRAM_SCENARIO = "program_started_in_chunks"
+PROGRAM_PAIRINGS = START_CHUNK + 5
 # One pairing of that program, as its child: it reports to the program through its publish activity
 # ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals.
 PROGRAM_PAIRING_SCENARIO = "pairing_in_program_reported"
@@ -171,19 +175,18 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
         program_id = "history-program"
         config = ProgramConfig(id=program_id, name="recorded program")
         people = [
-            _person(program_id, "m1@example.com", Role.MENTOR, 2),
-            _person(program_id, "m2@example.com", Role.MENTOR, 2),
-            _person(program_id, "e1@example.com", Role.MENTEE, 7),
-            _person(program_id, "e2@example.com", Role.MENTEE, 8),
+            _person(program_id, f"{role.value}{n}@example.com", role, 2 if role is Role.MENTOR else 7)
+            for n in range(PROGRAM_PAIRINGS)
+            for role in (Role.MENTOR, Role.MENTEE)
         ]
         inputs = operations.Inputs(config=config, participants=people)
         specs = [
             PairingSpec(
-                pairing_id=f"{program_id}.{people[i + 2].participant_id}.{people[i].participant_id}",
-                mentor_id=people[i].participant_id,
-                mentee_id=people[i + 2].participant_id,
+                pairing_id=f"{program_id}.{people[2 * n + 1].participant_id}.{people[2 * n].participant_id}",
+                mentor_id=people[2 * n].participant_id,
+                mentee_id=people[2 * n + 1].participant_id,
             )
-            for i in range(2)
+            for n in range(PROGRAM_PAIRINGS)
         ]
         store = await EventStore.open(settings.database_url, migrate=False)
         try:

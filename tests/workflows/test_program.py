@@ -16,7 +16,7 @@ from tandem.settings import Settings
 from tandem.status import program_status
 from tests.workflows.helpers import person
 from workflows.pairing import workflow_id_for
-from workflows.program import ProgramSummary
+from workflows.program import START_CHUNK, ProgramSummary
 
 
 async def _count(client: Client, query: str) -> int:
@@ -118,3 +118,17 @@ async def test_a_hundred_pairing_program_completes(client: Client, worker: Worke
     assert summary.closed == summary.pairings == 100 + summary.rematches == sum(summary.outcomes.values())
     assert summary.rematches > 0  # mismatched pairs and mentors who left got new mentors
     assert summary.by_stage["closed"] == summary.pairings and summary.held_sessions > 100
+
+    # children start in chunks (at most START_CHUNK per workflow task, so that what they cause stays
+    # under the server's buffer of events arriving during one task) from one page of the plan
+    starts_per_task, load_plans, current = [], 0, 0
+    async for event in handle.fetch_history_events():
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            current += 1
+        elif event.HasField("workflow_task_completed_event_attributes"):
+            starts_per_task.append(current)
+            current = 0
+        elif event.HasField("activity_task_scheduled_event_attributes"):
+            load_plans += event.activity_task_scheduled_event_attributes.activity_type.name == "load_plan"
+    assert load_plans == 1 and max(starts_per_task) == START_CHUNK
+    assert sum(starts_per_task) + current == summary.pairings

@@ -35,6 +35,8 @@ def test_corpus_is_present() -> None:
     assert {"pairing_in_program_signalled", "pairing_in_program_reported"} <= names
     # both branches of "rematch-in-batches": closes acted upon one by one, and in batches
     assert {"program_rematches_one_by_one", "program_rematches_batched"} <= names
+    # both branches of "start-in-chunks": 100 children started per task, and chunks of START_CHUNK
+    assert {"program_plan_from_store", "program_started_in_chunks"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import (
         DRIVEN_SCENARIO,
@@ -67,6 +69,15 @@ async def _fails_to_replay(name: str) -> None:
     result = await replayer.replay_workflow(_load(path), raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()
+
+
+def _patch_taken(monkeypatch: pytest.MonkeyPatch, patch_id: str, taken: bool) -> None:
+    """Workflow code that answers ``workflow.patched(patch_id)`` with ``taken``, whatever the history
+    says: code that ignores a patch (False), or that assumes every run took it (True)."""
+    from temporalio import workflow
+
+    real = workflow.patched
+    monkeypatch.setattr(workflow, "patched", lambda p: taken if p == patch_id else real(p))
 
 
 async def test_replay_catches_an_unpatched_change(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,16 +114,9 @@ async def test_replay_tells_the_two_report_branches_apart(monkeypatch: pytest.Mo
     """A pairing that reports by publish must not replay with code that ignores "report-by-publish"
     (signalling the program itself again), and the old history must not replay with code that always
     takes the new branch."""
-    import workflows.pairing as module
-
-    real = module.workflow.patched
-    monkeypatch.setattr(
-        module.workflow, "patched", lambda patch_id: patch_id != "report-by-publish" and real(patch_id)
-    )
+    _patch_taken(monkeypatch, "report-by-publish", False)
     await _fails_to_replay("pairing_in_program_reported")
-    monkeypatch.setattr(
-        module.workflow, "patched", lambda patch_id: patch_id == "report-by-publish" or real(patch_id)
-    )
+    _patch_taken(monkeypatch, "report-by-publish", True)
     await _fails_to_replay("pairing_in_program_signalled")
 
 
@@ -125,3 +129,10 @@ async def test_replay_tells_the_two_rematch_branches_apart(monkeypatch: pytest.M
     await _fails_to_replay("program_rematches_batched")
     monkeypatch.setattr(module.ProgramWorkflow, "_closes_in_batches", lambda self: True)
     await _fails_to_replay("program_rematches_one_by_one")
+
+
+async def test_replay_tells_the_two_start_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program that started its children in chunks must not replay with code that starts a whole
+    page of the plan at once (the branch of programs started before "start-in-chunks")."""
+    _patch_taken(monkeypatch, "start-in-chunks", False)
+    await _fails_to_replay("program_started_in_chunks")
