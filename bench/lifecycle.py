@@ -5,6 +5,12 @@ side by side with bare baseline workflows of the same shapes (each pairing's tim
 
 Reports pairings completed per second for both and their ratio (ours / baseline). Timings on these
 machines are noisy: read the ratio, and run rounds alternately (baseline, ours, baseline, ours ...).
+
+Two yardsticks: ``baseline`` starts every bare workflow at once; ``baseline_in_time`` starts them
+as the program started its pairings: the planned ones at once, each rematch's successor when its
+predecessor's bare workflow ends. The first prices the whole program, rematch chains included (a
+successor runs a full lifecycle after its predecessor's midpoint); the second prices Tandem's logic
+on the same time structure.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import statistics
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Worker
 
@@ -30,6 +37,7 @@ from localstack.stack import LocalStack
 from tandem import operations
 from tandem.settings import Settings
 from tandem.temporal import connect
+from workflows.pairing import workflow_id_for
 
 
 def roster(program_id: str, pairs: int) -> list[Participant]:
@@ -55,7 +63,7 @@ def roster(program_id: str, pairs: int) -> list[Participant]:
 
 async def run_ours(
     client: Client, store: EventStore, task_queue: str, pairs: int, seed: int
-) -> tuple[float, list[str], int]:
+) -> tuple[float, dict[str, str | None], int]:
     program_id = f"bench-{uuid.uuid4().hex[:8]}"
     inputs = operations.Inputs(
         config=ProgramConfig(id=program_id, name="bench"), participants=roster(program_id, pairs)
@@ -69,12 +77,15 @@ async def run_ours(
     summary = await handle.result()
     elapsed = time.perf_counter() - started
     assert summary.closed == summary.pairings, summary  # the planned pairings plus their rematches
-    ids = await store.pool.fetch(
-        "SELECT stream_id FROM events WHERE type = 'PairingProposed' AND payload->>'program_id' = $1",
+    rows = await store.pool.fetch(
+        "SELECT stream_id, payload->>'replaces' AS replaces FROM events"
+        " WHERE type = 'PairingProposed' AND payload->>'program_id' = $1",
         program_id,
     )
-    assert len(ids) == summary.pairings, (len(ids), summary.pairings)
-    return elapsed, [r["stream_id"] for r in ids], summary.pairings  # workflow id = stream id
+    assert len(rows) == summary.pairings, (len(rows), summary.pairings)
+    # workflow id = stream id = "pairing-" + pairing id; each with the workflow id it replaced, if any
+    replaced = {r["stream_id"]: workflow_id_for(r["replaces"]) if r["replaces"] else None for r in rows}
+    return elapsed, replaced, summary.pairings
 
 
 async def shape_of(client: Client, workflow_id: str) -> Shape:
@@ -101,21 +112,46 @@ async def shapes_of(client: Client, workflow_ids: list[str]) -> list[Shape]:
     return list(await asyncio.gather(*(one(w) for w in workflow_ids)))
 
 
+async def _start_bare(skipper: TimeSkipper, task_queue: str, shape: Shape) -> WorkflowHandle[Any, int]:
+    return await skipper.client.start_workflow(
+        BaselineWorkflow.run,
+        shape,
+        id=f"baseline-{uuid.uuid4().hex}",
+        task_queue=task_queue,
+        execution_timeout=timedelta(days=3650),
+    )
+
+
 async def run_baseline(client: Client, task_queue: str, shapes: list[Shape]) -> float:
     """One bare workflow per pairing we ran, each with that pairing's timers, activities, Updates."""
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
     started = time.perf_counter()
-    handles = [
-        await skipper.client.start_workflow(
-            BaselineWorkflow.run,
-            shape,
-            id=f"baseline-{uuid.uuid4().hex}",
-            task_queue=task_queue,
-            execution_timeout=timedelta(days=3650),
-        )
-        for shape in shapes
-    ]
+    handles = [await _start_bare(skipper, task_queue, shape) for shape in shapes]
     await asyncio.gather(*(h.result() for h in handles))
+    return time.perf_counter() - started
+
+
+async def run_baseline_in_time(
+    client: Client, task_queue: str, shapes: dict[str, Shape], replaced: dict[str, str | None]
+) -> float:
+    """The same bare workflows, started as the program started its pairings: those it planned at
+    once, each successor when the bare workflow of the pairing it replaced has ended."""
+    skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
+    successors: dict[str, list[str]] = {}
+    for workflow_id, old in replaced.items():
+        if old is not None:
+            successors.setdefault(old, []).append(workflow_id)
+
+    async def then(workflow_id: str, handle: WorkflowHandle[Any, int]) -> None:
+        await handle.result()
+        nexts = successors.get(workflow_id, [])
+        handles = [await _start_bare(skipper, task_queue, shapes[n]) for n in nexts]
+        await asyncio.gather(*(then(n, h) for n, h in zip(nexts, handles, strict=True)))
+
+    started = time.perf_counter()
+    roots = [w for w, old in replaced.items() if old is None]
+    handles = [await _start_bare(skipper, task_queue, shapes[w]) for w in roots]
+    await asyncio.gather(*(then(w, h) for w, h in zip(roots, handles, strict=True)))
     return time.perf_counter() - started
 
 
@@ -139,19 +175,24 @@ async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[
             ours: list[float] = []
             totals: list[int] = []
             base: list[float] = []
+            in_time: list[float] = []
             shapes: list[Shape] = []
             for _ in range(rounds):
-                elapsed, ids, total = await run_ours(client, store, settings.task_queue, pairs, seed)
+                elapsed, replaced, total = await run_ours(client, store, settings.task_queue, pairs, seed)
                 totals.append(total)
                 ours.append(elapsed)
+                ids = list(replaced)
                 shapes = await shapes_of(client, ids)
                 base.append(await run_baseline(client, "bench-baseline", shapes))
+                by_id = dict(zip(ids, shapes, strict=True))
+                in_time.append(await run_baseline_in_time(client, "bench-baseline", by_id, replaced))
     finally:
         await store.close()
     mean = {k: round(statistics.mean(getattr(s, k) for s in shapes), 1) for k in Shape.model_fields}
     # pairing workflows completed per second, rematches included; the baseline runs as many workflows
     ours_rate = statistics.median(t / s for t, s in zip(totals, ours, strict=True))
     base_rate = statistics.median(t / s for t, s in zip(totals, base, strict=True))
+    in_time_rate = statistics.median(t / s for t, s in zip(totals, in_time, strict=True))
     return {
         "pairings_planned": pairs,
         "pairings_run": totals,
@@ -162,6 +203,10 @@ async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[
         "ours_pairings_per_s": round(ours_rate, 2),
         "baseline_pairings_per_s": round(base_rate, 2),
         "ratio_ours_to_baseline": round(ours_rate / base_rate, 3),
+        "successors": sum(1 for old in replaced.values() if old is not None),
+        "baseline_in_time_seconds": [round(x, 2) for x in in_time],
+        "baseline_in_time_pairings_per_s": round(in_time_rate, 2),
+        "ratio_ours_to_baseline_in_time": round(ours_rate / in_time_rate, 3),
     }
 
 
