@@ -7,9 +7,6 @@ hand the workflow ids only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -21,15 +18,15 @@ from activities.models import (
     RematchProposal,
     RematchProposals,
     RematchRequest,
+    RematchWanted,
     WithdrawalBatch,
     WithdrawalRequest,
 )
 from activities.record import from_recorded, load_stream, to_new_event
 from domain.errors import DomainError
-from domain.matching import ProposedPair, propose_rematch, propose_rematches
+from domain.matching import propose_rematches
 from domain.program import PairingPlanned, ProgramState, evolve_program, program_stream, replay_program
 from domain.roster import (
-    Participant,
     RosterState,
     WithdrawParticipant,
     decide_roster,
@@ -69,18 +66,14 @@ class Matcher:
             del self._folded[next(iter(self._folded))]
         return program, roster
 
-    async def _matching(self, program_id: str) -> tuple[ProgramState, list[Participant]]:
-        program, roster = await self._current(program_id)
-        if program.config is None:
-            raise ApplicationError(f"program {program_id} has no configuration", non_retryable=True)
-        return program, [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
-
     @activity.defn(name="propose_rematches")
     async def propose_rematches(self, batch: RematchBatch) -> RematchProposals:
         """Every rematch a program has waiting, in one call (one round trip, however many closed)."""
-        program, active = await self._matching(batch.program_id)
-        assert program.config is not None
-        with _refused_for_good():
+        program, roster = await self._current(batch.program_id)
+        if program.config is None:
+            raise ApplicationError(f"program {batch.program_id} has no configuration", non_retryable=True)
+        active = [p for pid, p in roster.participants.items() if pid not in roster.withdrawn]
+        try:
             pairs = propose_rematches(
                 program.config,
                 active,
@@ -88,23 +81,28 @@ class Matcher:
                 current_assignments=batch.current_assignments,
                 offsets=utc_offsets(active),
             )
-        return RematchProposals(proposals=[_proposal(pair) for pair in pairs])
+        except DomainError as err:  # a broken rule fails the same way on every retry
+            raise ApplicationError(
+                err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
+            ) from None
+        return RematchProposals(
+            proposals=[
+                RematchProposal(mentor_id=p.mentor.participant_id, score=p.score, reasons=p.reasons)
+                if p
+                else None
+                for p in pairs
+            ]
+        )
 
     @activity.defn(name="propose_rematch")
     async def propose_rematch(self, request: RematchRequest) -> RematchProposal | None:
         """One mentee at a time: what programs started before "rematch-in-batches" still call."""
-        program, active = await self._matching(request.program_id)
-        assert program.config is not None
-        with _refused_for_good():
-            pair = propose_rematch(
-                program.config,
-                active,
-                request.mentee_id,
-                current_assignments=request.current_assignments,
-                exclude_mentors=request.exclude_mentors,
-                offsets=utc_offsets(active),
-            )
-        return _proposal(pair)
+        batch = RematchBatch(
+            program_id=request.program_id,
+            wanted=[RematchWanted(mentee_id=request.mentee_id, exclude_mentors=request.exclude_mentors)],
+            current_assignments=request.current_assignments,
+        )
+        return (await self.propose_rematches(batch)).proposals[0]
 
     @activity.defn(name="load_plan")
     async def load_plan(self, page: PlanPage) -> PlanChunk:
@@ -159,21 +157,3 @@ class Matcher:
         return await self.withdraw_participants(
             WithdrawalBatch(program_id=request.program_id, withdrawals=[request])
         )
-
-
-@contextmanager
-def _refused_for_good() -> Iterator[None]:
-    """A rule the roster breaks (an unknown mentee, a manager cycle) fails the same way on every
-    retry: fail the activity for good, with the rule's details."""
-    try:
-        yield
-    except DomainError as err:
-        raise ApplicationError(
-            err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
-        ) from None
-
-
-def _proposal(pair: ProposedPair | None) -> RematchProposal | None:
-    if pair is None:
-        return None
-    return RematchProposal(mentor_id=pair.mentor.participant_id, score=pair.score, reasons=pair.reasons)

@@ -14,23 +14,29 @@ from activities.models import (
     WithdrawalRequest,
 )
 from domain.program import ProgramConfig
-from domain.roster import Role
+from domain.roster import Participant, Role
 from eventstore import EventStore
 from tandem import operations
 from tests.workflows.helpers import person
 
 
+async def _enrolled(
+    store: EventStore, *, mentors: int, mentees: int
+) -> tuple[str, list[Participant], list[Participant]]:
+    """A program enrolled in the store with its planned pairings: its id, mentors and mentees."""
+    program_id = f"match-{uuid.uuid4().hex[:8]}"
+    ms = [person(program_id, n, Role.MENTOR) for n in range(mentors)]
+    es = [person(program_id, n, Role.MENTEE) for n in range(mentees)]
+    inputs = operations.Inputs(config=ProgramConfig(id=program_id, name="matching"), participants=[*ms, *es])
+    _, specs = operations.plan(inputs)
+    await operations.enrol(store, inputs, specs)
+    return program_id, ms, es
+
+
 async def test_a_rematch_reads_what_changed_since_the_last_one(store: EventStore) -> None:
     """The matcher keeps each program's folded roster between calls and reads only what is new: a
     mentor withdrawn after one rematch must not be proposed by the next (same worker, same cache)."""
-    program_id = f"match-{uuid.uuid4().hex[:8]}"
-    mentors = [person(program_id, n, Role.MENTOR) for n in range(3)]
-    mentees = [person(program_id, n, Role.MENTEE) for n in range(3)]
-    inputs = operations.Inputs(
-        config=ProgramConfig(id=program_id, name="matching"), participants=[*mentors, *mentees]
-    )
-    _, specs = operations.plan(inputs)
-    await operations.enrol(store, inputs, specs)
+    program_id, mentors, mentees = await _enrolled(store, mentors=3, mentees=3)
     matcher = Matcher(store)
     mentee = mentees[0].participant_id
 
@@ -59,14 +65,7 @@ async def test_a_rematch_reads_what_changed_since_the_last_one(store: EventStore
 async def test_a_programs_closes_are_matched_and_recorded_in_one_call_each(store: EventStore) -> None:
     """Withdrawals in one append (a retried call appends nothing twice); rematches matched in the
     order asked, each taking its mentor's capacity, as one-by-one calls would."""
-    program_id = f"batch-{uuid.uuid4().hex[:8]}"
-    mentors = [person(program_id, n, Role.MENTOR) for n in range(4)]
-    mentees = [person(program_id, n, Role.MENTEE) for n in range(3)]
-    inputs = operations.Inputs(
-        config=ProgramConfig(id=program_id, name="batches"), participants=[*mentors, *mentees]
-    )
-    _, specs = operations.plan(inputs)
-    await operations.enrol(store, inputs, specs)
+    program_id, mentors, mentees = await _enrolled(store, mentors=4, mentees=3)
     matcher = Matcher(store)
     now = datetime.now(UTC)
     leavers = [mentors[0].participant_id, mentors[1].participant_id]
