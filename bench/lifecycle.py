@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 import uuid
@@ -155,7 +156,35 @@ async def run_baseline_in_time(
     return time.perf_counter() - started
 
 
-async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[str, object]:
+class CpuMeter:
+    """CPU seconds spent by the Temporal server's process and by this one (worker, client, baseline
+    worker) during a phase: which side a slower run pays in. Linux /proc; zeros elsewhere."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+
+    def _server(self) -> float:
+        if self.server_pid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self.server_pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def read(self) -> tuple[float, float]:
+        return self._server(), time.process_time()
+
+    def since(self, start: tuple[float, float]) -> tuple[float, float]:
+        server, here = self.read()
+        return round(server - start[0], 1), round(here - start[1], 1)
+
+
+async def bench(
+    settings: Settings, pairs: int, rounds: int, seed: int, cpu: CpuMeter | None = None
+) -> dict[str, object]:
+    cpu = cpu or CpuMeter(None)
     from worker import running_worker
 
     client = await connect(settings)
@@ -177,15 +206,22 @@ async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[
             base: list[float] = []
             in_time: list[float] = []
             shapes: list[Shape] = []
+            used: dict[str, list[tuple[float, float]]] = {"ours": [], "baseline": [], "in_time": []}
             for _ in range(rounds):
+                mark = cpu.read()
                 elapsed, replaced, total = await run_ours(client, store, settings.task_queue, pairs, seed)
+                used["ours"].append(cpu.since(mark))
                 totals.append(total)
                 ours.append(elapsed)
                 ids = list(replaced)
                 shapes = await shapes_of(client, ids)
+                mark = cpu.read()
                 base.append(await run_baseline(client, "bench-baseline", shapes))
+                used["baseline"].append(cpu.since(mark))
                 by_id = dict(zip(ids, shapes, strict=True))
+                mark = cpu.read()
                 in_time.append(await run_baseline_in_time(client, "bench-baseline", by_id, replaced))
+                used["in_time"].append(cpu.since(mark))
     finally:
         await store.close()
     mean = {k: round(statistics.mean(getattr(s, k) for s in shapes), 1) for k in Shape.model_fields}
@@ -207,6 +243,8 @@ async def bench(settings: Settings, pairs: int, rounds: int, seed: int) -> dict[
         "baseline_in_time_seconds": [round(x, 2) for x in in_time],
         "baseline_in_time_pairings_per_s": round(in_time_rate, 2),
         "ratio_ours_to_baseline_in_time": round(ours_rate / in_time_rate, 3),
+        # per phase and round: [Temporal server CPU s, this process's CPU s (workers and clients)]
+        "cpu_seconds": used,
     }
 
 
@@ -222,7 +260,9 @@ def main() -> None:
     stack.start()
     try:
         settings = stack.settings("bench")
-        print(json.dumps(asyncio.run(bench(settings, args.pairings, args.rounds, args.seed)), indent=1))
+        server = stack.temporal.child.process
+        cpu = CpuMeter(server.pid if server is not None else None)
+        print(json.dumps(asyncio.run(bench(settings, args.pairings, args.rounds, args.seed, cpu)), indent=1))
     finally:
         stack.stop()
 
