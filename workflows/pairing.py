@@ -167,14 +167,6 @@ class PairingWorkflow:
         self.simulated_state = self.state  # the state right after the last event they saw
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
         self.reports_by_publish = False  # see _report
-        # Search attributes and memo follow the state once per workflow task (see _show_changes);
-        # patched: pairings that upserted them at every decision replay unchanged.
-        self.shows_once = workflow.patched("show-once-per-task")
-        # (stage, at risk) as last upserted; a continued run starts with its predecessor's search
-        # attributes and memo (continue-as-new carries them), which showed the carried state
-        self.shown: tuple[Stage, bool] | None = (
-            (self.state.stage, self.state.at_risk) if inp.carried_state is not None else None
-        )
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -264,30 +256,17 @@ class PairingWorkflow:
                 self.unsimulated.append(event)
             self.refs.append(EventRef(version=event.version, event_id=event.event_id, type=event.type))
         after = (self.state.stage, self.state.at_risk)
-        if events and after != before and not self.shows_once:
-            self._show()
-
-    def _show(self) -> None:
-        """The state as the Temporal UI filters and summarises it: search attributes and memo."""
-        self.shown = (self.state.stage, self.state.at_risk)
-        updates = [
-            search.PAIRING_STAGE.value_set(self.state.stage.value),
-            search.AT_RISK.value_set(self.state.at_risk),
-        ]
-        if self.state.outcome is not None:
-            updates.append(search.OUTCOME.value_set(self.state.outcome.value))
-        workflow.upsert_search_attributes(updates)
-        # Added after histories were recorded: patched, so running workflows replay unchanged.
-        if workflow.patched("pairing-memo"):
-            workflow.upsert_memo(self._memo())
-
-    def _show_changes(self) -> None:
-        """Upsert once for everything decided in this workflow task, where each decision that moved
-        the stage or the at-risk flag used to upsert on its own (four times in a pairing's first task:
-        each upsert is a history event and a visibility write on the server). Called where a task's
-        decisions end: before publishing, and after an Update's action."""
-        if self.shows_once and self.shown != (self.state.stage, self.state.at_risk):
-            self._show()
+        if events and after != before:
+            updates = [
+                search.PAIRING_STAGE.value_set(self.state.stage.value),
+                search.AT_RISK.value_set(self.state.at_risk),
+            ]
+            if self.state.outcome is not None:
+                updates.append(search.OUTCOME.value_set(self.state.outcome.value))
+            workflow.upsert_search_attributes(updates)
+            # Added after histories were recorded: patched, so running workflows replay unchanged.
+            if workflow.patched("pairing-memo"):
+                workflow.upsert_memo(self._memo())
 
     def _memo(self) -> dict[str, object]:
         """A non-personal summary for the Temporal UI: ids, stage, counts, next deadline."""
@@ -331,9 +310,8 @@ class PairingWorkflow:
             in_workflow = self._simulates_in_workflow()
             if in_workflow:
                 self._simulate_participants()
-            self._show_changes()
-            if in_workflow and not (force or self._flush_due()):
-                return
+                if not (force or self._flush_due()):
+                    return
             while self.unpublished:
                 batch, self.unpublished = self.unpublished, []
                 self.urgent = False
@@ -482,7 +460,6 @@ class PairingWorkflow:
                 err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
             ) from None
         self._apply(events)
-        self._show_changes()
         self.urgent = True
         return ActionResult(
             accepted=True,

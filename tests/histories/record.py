@@ -33,17 +33,14 @@ from workflows.pairing import workflow_id_for
 from workflows.program import START_CHUNK
 
 HERE = Path(__file__).resolve().parent
-# By hand: deadline, pause, extend, ...; pairing_operator_paths_after_commit is the version that
-# upserted its search attributes at every decision (before "show-once-per-task").
-DRIVEN_SCENARIO = "pairing_operator_paths_shown_once"
+DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
 # A program of more pairings than one start chunk: "program_two_pairings" is the first version (inline
 # plan), "program_plan_from_store" read its plan from the store and started 100 children per task.
 PROGRAM_SCENARIO = "program_started_in_chunks"
 PROGRAM_PAIRINGS = START_CHUNK + 5
 # One pairing of that program, as its child: it reports to the program through its publish activity
-# ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals,
-# pairing_in_program_reported the one that upserted its search attributes at every decision.
-PROGRAM_PAIRING_SCENARIO = "pairing_in_program_shown_once"
+# ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals.
+PROGRAM_PAIRING_SCENARIO = "pairing_in_program_reported"
 # A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
 # acted on each close in turn (the first version), program_rematches_batched on every waiting close at
 # once ("rematch-in-batches").
@@ -53,13 +50,12 @@ REMATCH_SCENARIO = "program_rematches_batched"
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
 # regular activity once the decision is committed ("publish-after-commit"), and their simulated
 # people still act through an activity sending Updates; in the _simulated_here ones they act inside
-# the workflow ("simulate-in-workflow"); the _shown_once ones upsert their search attributes and memo
-# once per workflow task rather than at every decision ("show-once-per-task").
+# the workflow ("simulate-in-workflow").
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed_shown_once": "diligent",
-    "pairing_flaky_shown_once": "flaky",
-    "pairing_withdrawn_shown_once": "drops_out",
-    "pairing_mismatched_shown_once": "mismatched",
+    "pairing_completed_simulated_here": "diligent",
+    "pairing_flaky_simulated_here": "flaky",
+    "pairing_withdrawn_simulated_here": "drops_out",
+    "pairing_mismatched_simulated_here": "mismatched",
 }
 
 

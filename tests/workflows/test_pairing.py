@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import timedelta
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
@@ -21,7 +19,6 @@ from domain.pairing import (
 )
 from eventstore import EventStore
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
-from workflows import search
 from workflows.pairing import ActionResult, EventRef, PairingWorkflow
 
 TERMS_FIRST_SESSION = timedelta(weeks=1)  # the default program's first_session_after
@@ -65,39 +62,6 @@ async def test_pairing_walks_all_four_stages_and_store_matches_history(
         for m in ("PairingStarted", "GoalsAgreed", "MidpointReviewOpened", "CloseoutOpened", "PairingClosed")
     ]
     assert order == sorted(order)
-
-
-async def test_search_attributes_and_memo_change_once_per_workflow_task(
-    client: Client, worker: Worker
-) -> None:
-    """Each upsert is a history event and a visibility write on the server: a workflow task that moves
-    the stage several times (the first one: proposed, started, goal setting) shows only where it ends."""
-    inp = new_pairing_input(simulation_seed=0)
-    inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, "flaky")})
-    handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
-    await handle.result()
-
-    per_task: list[Counter[str]] = [Counter()]
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            per_task.append(Counter())
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
-            per_task[-1]["memo"] += 1
-        elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
-            # ours, not the SDK's own TemporalChangeVersion upsert that comes with each workflow.patched
-            if search.PAIRING_STAGE.name in fields:
-                per_task[-1]["ours"] += 1
-    upserts = [c["ours"] for c in per_task]
-    memos = [c["memo"] for c in per_task]
-    assert max(upserts) == 1 and max(memos) == 1, (upserts, memos)
-    assert sum(upserts) >= 4  # still every change of stage: goal setting, sessions, ..., closed
-    # and the last one shows where the pairing ended
-    description = await handle.describe()
-    shown = description.typed_search_attributes
-    assert shown.get(search.PAIRING_STAGE) == Stage.CLOSED.value
-    assert shown.get(search.OUTCOME) == (await handle.result()).outcome
-    assert (await description.memo())["stage"] == Stage.CLOSED.value
 
 
 async def test_invalid_updates_are_rejected_and_change_nothing(

@@ -37,8 +37,6 @@ def test_corpus_is_present() -> None:
     assert {"program_rematches_one_by_one", "program_rematches_batched"} <= names
     # both branches of "start-in-chunks": 100 children started per task, and chunks of START_CHUNK
     assert {"program_plan_from_store", "program_started_in_chunks"} <= names
-    # both branches of "show-once-per-task": search attributes upserted at every decision, once per task
-    assert {"pairing_flaky_simulated_here", "pairing_flaky_shown_once"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import (
         DRIVEN_SCENARIO,
@@ -138,12 +136,3 @@ async def test_replay_tells_the_two_start_branches_apart(monkeypatch: pytest.Mon
     page of the plan at once (the branch of programs started before "start-in-chunks")."""
     _patch_taken(monkeypatch, "start-in-chunks", False)
     await _fails_to_replay("program_started_in_chunks")
-
-
-async def test_replay_tells_the_two_show_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pairings that upsert their search attributes once per workflow task replay only with
-    "show-once-per-task", and those that upserted at every decision only without it."""
-    _patch_taken(monkeypatch, "show-once-per-task", False)
-    await _fails_to_replay("pairing_flaky_shown_once")
-    _patch_taken(monkeypatch, "show-once-per-task", True)
-    await _fails_to_replay("pairing_flaky_simulated_here")
