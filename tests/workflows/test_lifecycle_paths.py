@@ -43,10 +43,13 @@ async def _at_risk_in_ui(client: Client, workflow_id: str, expected: bool) -> bo
     return False
 
 
-async def test_goal_deadline_passes_escalates_and_waits(driver: Driver, store: EventStore) -> None:
+async def test_goal_deadline_passes_escalates_and_waits(
+    driver: Driver, client: Client, store: EventStore
+) -> None:
     await driver.to_next_alarm("goal_deadline")
     state = await driver.state()
     assert state.goal_deadline_passed and state.at_risk and state.stage is Stage.GOAL_SETTING
+    assert await _at_risk_in_ui(client, driver.handle.id, True)  # flagged by a timer, not an Update
     assert (await driver.handle.describe()).status.name == "RUNNING"  # type: ignore[union-attr]
     await driver.agree_goals(GOALS)
     state = await driver.state()
