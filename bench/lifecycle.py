@@ -203,6 +203,7 @@ async def bench(
         ):
             ours: list[float] = []
             totals: list[int] = []
+            successors: list[int] = []  # of the planned pairings' rematches, per round
             base: list[float] = []
             in_time: list[float] = []
             shapes: list[Shape] = []
@@ -212,6 +213,7 @@ async def bench(
                 elapsed, replaced, total = await run_ours(client, store, settings.task_queue, pairs, seed)
                 used["ours"].append(cpu.since(mark))
                 totals.append(total)
+                successors.append(sum(1 for old in replaced.values() if old is not None))
                 ours.append(elapsed)
                 ids = list(replaced)
                 shapes = await shapes_of(client, ids)
@@ -239,7 +241,7 @@ async def bench(
         "ours_pairings_per_s": round(ours_rate, 2),
         "baseline_pairings_per_s": round(base_rate, 2),
         "ratio_ours_to_baseline": round(ours_rate / base_rate, 3),
-        "successors": sum(1 for old in replaced.values() if old is not None),
+        "successors": successors,
         "baseline_in_time_seconds": [round(x, 2) for x in in_time],
         "baseline_in_time_pairings_per_s": round(in_time_rate, 2),
         "ratio_ours_to_baseline_in_time": round(ours_rate / in_time_rate, 3),
