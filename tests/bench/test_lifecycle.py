@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 
@@ -27,3 +28,12 @@ def test_cpu_meter_reads_a_process_cpu_from_proc() -> None:
 
 def test_cpu_meter_without_a_server_reports_zero_for_it() -> None:
     assert CpuMeter(None).since(CpuMeter(None).read())[0] == 0.0
+
+
+@pytest.mark.parametrize("args", [["--rounds", "0"], ["--pairings", "-3"]])
+def test_bad_counts_are_refused_before_any_server_starts(args: list[str]) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.lifecycle", *args], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2
+    assert f"{args[0]} must be at least 1, got {args[1]}" in run.stderr
