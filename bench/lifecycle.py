@@ -11,6 +11,9 @@ as the program started its pairings: the planned ones at once, each rematch's su
 predecessor's bare workflow ends. The first prices the whole program, rematch chains included (a
 successor runs a full lifecycle after its predecessor's midpoint); the second prices Tandem's logic
 on the same time structure.
+
+Both workers run workflows as the Tandem worker does, outside the SDK's sandbox; ``--sandboxed`` runs
+both inside it (worker.py says why the default is off).
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ async def bench(
     settings: Settings, pairs: int, rounds: int, seed: int, cpu: CpuMeter | None = None
 ) -> dict[str, object]:
     cpu = cpu or CpuMeter(None)
-    from worker import running_worker
+    from worker import running_worker, workflow_runner
 
     client = await connect(settings)
     store = await EventStore.open(settings.database_url, migrate=False)
@@ -199,6 +202,8 @@ async def bench(
                 activities=[baseline_step],
                 max_concurrent_activities=50,
                 max_concurrent_workflow_tasks=50,
+                # the same runner as ours (sandboxed or not): the yardstick measures our logic, not the runner
+                workflow_runner=workflow_runner(settings.workflow_sandbox),
             ),
         ):
             ours: list[float] = []
@@ -233,6 +238,7 @@ async def bench(
     in_time_rate = statistics.median(t / s for t, s in zip(totals, in_time, strict=True))
     return {
         "pairings_planned": pairs,
+        "sandboxed": settings.workflow_sandbox,
         "pairings_run": totals,
         "rounds": rounds,
         "mean_shape_per_pairing": mean,
@@ -257,6 +263,9 @@ def main() -> None:
     parser.add_argument("--pairings", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--sandboxed", action="store_true", help="run both workers' workflows in the SDK's sandbox"
+    )
     args = parser.parse_args()
     for name in ("pairings", "rounds"):
         if getattr(args, name) < 1:
@@ -264,7 +273,7 @@ def main() -> None:
     stack = LocalStack.ephemeral()
     stack.start()
     try:
-        settings = stack.settings("bench")
+        settings = stack.settings("bench").model_copy(update={"workflow_sandbox": args.sandboxed})
         server = stack.temporal.child.process
         cpu = CpuMeter(server.pid if server is not None else None)
         print(json.dumps(asyncio.run(bench(settings, args.pairings, args.rounds, args.seed, cpu)), indent=1))

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     codec_origins: tuple[str, ...] = ()  # TANDEM_CODEC_ORIGINS; default: the local UI's origin
     codec_token: str | None = None  # TANDEM_CODEC_TOKEN: the codec server's bearer token
     codec_token_file: Path | None = None  # TANDEM_CODEC_TOKEN_FILE; default: <state_dir>/codec-token
+    # TANDEM_WORKFLOW_SANDBOX=on runs workflows in the SDK's sandbox (slower; see worker.py for why off)
+    workflow_sandbox: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -67,6 +69,7 @@ class Settings(BaseModel):
             codec_token_file=(
                 Path(env["TANDEM_CODEC_TOKEN_FILE"]) if env.get("TANDEM_CODEC_TOKEN_FILE") else None
             ),
+            workflow_sandbox=_switch("TANDEM_WORKFLOW_SANDBOX", env.get("TANDEM_WORKFLOW_SANDBOX", "")),
         )
 
     @property
@@ -105,6 +108,19 @@ class Settings(BaseModel):
 
 def _listed(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+_ON = ("on", "true", "1", "yes")
+_OFF = ("off", "false", "0", "no", "")
+
+
+def _switch(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in _ON:
+        return True
+    if word in _OFF:
+        return False
+    raise ValueError(f"{name}={value!r}: say on or off")
 
 
 # The environment variables the worker and the starter read; docker-compose.yml must agree (tested).
