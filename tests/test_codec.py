@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -17,7 +18,14 @@ from domain.program import ProgramConfig
 from domain.roster import Role
 from eventstore import EventStore
 from tandem import operations
-from tandem.codec import CodecKeyError, EncryptionCodec, KeyRing, generate_key_file, load_keys
+from tandem.codec import (
+    COMPRESSION,
+    CodecKeyError,
+    EncryptionCodec,
+    KeyRing,
+    generate_key_file,
+    load_keys,
+)
 from tests.workflows.helpers import new_pairing_input, person, start_pairing
 from workflows.pairing import ActionResult, PairingWorkflow
 
@@ -55,6 +63,46 @@ async def test_unknown_key_and_tampering_are_refused() -> None:
     tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
     with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
         await EncryptionCodec(ring).decode([tampered])
+
+
+async def test_large_payloads_are_compressed_then_sealed_small_ones_only_sealed() -> None:
+    codec = EncryptionCodec(_ring("k1"))
+    events = (
+        b"[" + b",".join(b'{"type":"SessionHeld","payload":{"session":%d}}' % n for n in range(60)) + b"]"
+    )
+    big = Payload(metadata={"encoding": b"json/plain"}, data=events)
+    small = Payload(metadata={"encoding": b"json/plain"}, data=b'{"session":1}')
+    sealed_big, sealed_small = await codec.encode([big, small])
+    assert sealed_big.metadata[COMPRESSION] == b"zlib" and len(sealed_big.data) < len(events) / 4
+    assert COMPRESSION not in sealed_small.metadata
+    assert await codec.decode([sealed_big, sealed_small]) == [big, small]
+
+
+async def test_compression_mark_is_authenticated_and_unknown_methods_refused() -> None:
+    codec = EncryptionCodec(_ring("k1"))
+    (sealed,) = await codec.encode([Payload(data=b"x" * 1000)])
+    unmarked = Payload(
+        metadata={k: v for k, v in sealed.metadata.items() if k != COMPRESSION}, data=sealed.data
+    )
+    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag: the mark is bound in
+        await codec.decode([unmarked])
+    (small,) = await codec.encode([Payload(data=b"x")])
+    marked = Payload(metadata={**small.metadata, COMPRESSION: b"zlib"}, data=small.data)
+    with pytest.raises(Exception):  # noqa: B017
+        await codec.decode([marked])
+    odd = Payload(metadata={**sealed.metadata, COMPRESSION: b"brotli"}, data=sealed.data)
+    with pytest.raises(CodecKeyError, match="unknown method b'brotli'"):
+        await codec.decode([odd])
+
+
+async def test_payloads_sealed_before_compression_still_decrypt() -> None:
+    """History written by the codec before it compressed: no mark, the key id alone authenticated."""
+    ring = _ring("k1")
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b"{}" * 500)
+    nonce = secrets.token_bytes(12)
+    old = AESGCM(ring.keys["k1"]).encrypt(nonce, plain.SerializeToString(), b"k1")
+    sealed = Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k1"}, data=nonce + old)
+    assert await EncryptionCodec(ring).decode([sealed]) == [plain]
 
 
 async def test_plaintext_payloads_pass_through() -> None:
