@@ -37,6 +37,15 @@ from workflows.program import ProgramWorkflow
 WORKFLOWS = [ProgramWorkflow, PairingWorkflow]
 MAX_CACHED_WORKFLOWS = 10_000
 PROJECTION_INTERVAL = 5.0  # seconds between catch-ups of the read models that reports read
+# How long a workflow task waits for this worker (which holds the workflow in its cache) before the
+# server gives it, with the whole history, to any worker. The SDK's 10 s suits a real program, where
+# tasks are few and a crashed worker's workflows should move on quickly. A simulation under time
+# skipping has every pairing ready at once: with 1,000 pairings the worker's queue ran more than 10 s
+# deep, 0.6 tasks per pairing timed out, and each came back as a full-history replay, more work for
+# the worker and the server exactly when they are busiest. A simulating worker runs in the process
+# that drives the simulation (a crash ends both), so it waits as long as it takes.
+STICKY_TIMEOUT = timedelta(seconds=10)
+SIMULATION_STICKY_TIMEOUT = timedelta(minutes=10)
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
@@ -53,7 +62,14 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
     return SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
 
 
-def build_worker(client: Client, store: EventStore, task_queue: str, *, sandboxed: bool = False) -> Worker:
+def build_worker(
+    client: Client,
+    store: EventStore,
+    task_queue: str,
+    *,
+    sandboxed: bool = False,
+    sticky_timeout: timedelta = STICKY_TIMEOUT,
+) -> Worker:
     recorder = Recorder(store)
     notifier = Notifier(store, store.pool, client)
     publisher = Publisher(recorder, notifier)
@@ -80,17 +96,27 @@ def build_worker(client: Client, store: EventStore, task_queue: str, *, sandboxe
         # with 5,000 pairings running, an eighth of the worker's CPU went to creating workflow instances.
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
         workflow_runner=workflow_runner(sandboxed),
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
 @asynccontextmanager
-async def running_worker(settings: Settings, client: Client | None = None) -> AsyncIterator[Worker]:
-    """A started worker with its own event-store pool, catching up the read models; all closed on exit."""
+async def running_worker(
+    settings: Settings, client: Client | None = None, *, simulating: bool = False
+) -> AsyncIterator[Worker]:
+    """A started worker with its own event-store pool, catching up the read models; all closed on exit.
+    ``simulating``: the worker of a simulation run in this process (see SIMULATION_STICKY_TIMEOUT)."""
     client = client or await connect(settings)
     store = await EventStore.open(settings.database_url, migrate=True)
     try:
-        worker = build_worker(client, store, settings.task_queue, sandboxed=settings.workflow_sandbox)
+        worker = build_worker(
+            client,
+            store,
+            settings.task_queue,
+            sandboxed=settings.workflow_sandbox,
+            sticky_timeout=SIMULATION_STICKY_TIMEOUT if simulating else STICKY_TIMEOUT,
+        )
         outbox = Outbox(
             store, lease_seconds=float(os.environ.get("TANDEM_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
         )

@@ -188,13 +188,13 @@ async def bench(
     settings: Settings, pairs: int, rounds: int, seed: int, cpu: CpuMeter | None = None
 ) -> dict[str, object]:
     cpu = cpu or CpuMeter(None)
-    from worker import running_worker, workflow_runner
+    from worker import MAX_CACHED_WORKFLOWS, SIMULATION_STICKY_TIMEOUT, running_worker, workflow_runner
 
     client = await connect(settings)
     store = await EventStore.open(settings.database_url, migrate=False)
     try:
         async with (
-            running_worker(settings, client),
+            running_worker(settings, client, simulating=True),
             Worker(
                 client,
                 task_queue="bench-baseline",
@@ -202,8 +202,10 @@ async def bench(
                 activities=[baseline_step],
                 max_concurrent_activities=50,
                 max_concurrent_workflow_tasks=50,
-                # the same runner as ours (sandboxed or not): the yardstick measures our logic, not the runner
+                # tuned as ours (runner, sticky timeout, cache): the yardstick prices logic, not the worker
                 workflow_runner=workflow_runner(settings.workflow_sandbox),
+                sticky_queue_schedule_to_start_timeout=SIMULATION_STICKY_TIMEOUT,
+                max_cached_workflows=MAX_CACHED_WORKFLOWS,
             ),
         ):
             ours: list[float] = []

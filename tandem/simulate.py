@@ -106,7 +106,7 @@ async def _run_program(
         people = {p.participant_id: p for p in inputs.participants}
         label = _labeller(inputs.config.id, {pid: p.name for pid, p in people.items()})
         planned = {spec.pairing_id for spec in specs}
-        async with running_worker(settings, client):
+        async with running_worker(settings, client, simulating=True):
             version = await operations.enrol(store, inputs, specs)
             after = await store.head_position()
             handle = await operations.start_program(

@@ -20,7 +20,13 @@ from eventstore import EventStore
 from tandem import operations
 from tandem.settings import Settings
 from tests.workflows.helpers import person
-from worker import build_worker, workflow_runner
+from worker import (
+    SIMULATION_STICKY_TIMEOUT,
+    STICKY_TIMEOUT,
+    build_worker,
+    running_worker,
+    workflow_runner,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +43,21 @@ def test_sandbox_setting_reads_on_and_off_and_refuses_anything_else() -> None:
 def test_runner_follows_the_setting() -> None:
     assert isinstance(workflow_runner(False), UnsandboxedWorkflowRunner)
     assert isinstance(workflow_runner(True), SandboxedWorkflowRunner)
+
+
+async def test_a_simulating_worker_keeps_its_workflow_tasks_longer(
+    client: Client, settings: Settings
+) -> None:
+    """Under time skipping a 1,000-pairing simulation queued tasks for more than the SDK's 10 s; a
+    worker that runs a simulation waits longer before its tasks go elsewhere as full-history replays,
+    an ordinary worker keeps the SDK's value (a crashed worker's workflows move on after 10 s)."""
+    assert SIMULATION_STICKY_TIMEOUT > STICKY_TIMEOUT
+    mine = settings.model_copy(update={"task_queue": f"sticky-{uuid.uuid4().hex[:6]}"})
+    async with running_worker(mine, client, simulating=True) as simulating:
+        assert simulating.config()["sticky_queue_schedule_to_start_timeout"] == SIMULATION_STICKY_TIMEOUT
+        assert isinstance(simulating.config()["workflow_runner"], UnsandboxedWorkflowRunner)
+    async with running_worker(mine, client) as ordinary:
+        assert ordinary.config()["sticky_queue_schedule_to_start_timeout"] == STICKY_TIMEOUT
 
 
 def test_worker_refuses_a_bad_setting_before_connecting() -> None:
