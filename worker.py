@@ -41,8 +41,8 @@ PROJECTION_INTERVAL = 5.0  # seconds between catch-ups of the read models that r
 # server gives it, with the whole history, to any worker. The SDK's 10 s suits a real program, where
 # tasks are few and a crashed worker's workflows should move on quickly. A simulation under time
 # skipping has every pairing ready at once: with 1,000 pairings the worker's queue ran more than 10 s
-# deep, 0.6 tasks per pairing timed out, and each came back as a full-history replay, more work for
-# the worker and the server exactly when they are busiest. A simulating worker runs in the process
+# deep, 0.6 tasks per pairing timed out, and each came back with the whole history for the server to
+# read and send again, more work exactly when the server is busiest. A simulating worker runs in the process
 # that drives the simulation (a crash ends both), so it waits as long as it takes.
 STICKY_TIMEOUT = timedelta(seconds=10)
 SIMULATION_STICKY_TIMEOUT = timedelta(minutes=10)
