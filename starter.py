@@ -14,6 +14,7 @@ import os
 import sys
 
 from tandem.cli import app
+from tandem.settings import SettingsError
 
 
 def main() -> None:
@@ -28,6 +29,9 @@ def main() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SettingsError as err:  # raised wherever a command reads its settings
+        print(f"starter: bad setting: {err}", file=sys.stderr)
+        code = 2
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -29,7 +29,7 @@ from eventstore import EventStore
 from eventstore.projections import kept_up
 from tandem import logs
 from tandem.report import read_models
-from tandem.settings import Settings
+from tandem.settings import Settings, SettingsError
 from tandem.temporal import connect
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
@@ -154,7 +154,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     try:
         settings = Settings.from_env()
-    except ValueError as err:  # a malformed setting, named by the message
+    except SettingsError as err:
         print(f"worker: bad setting: {err}", file=sys.stderr)
         sys.exit(2)
     logs.configure(settings.log_format)

@@ -110,6 +110,10 @@ def _listed(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+class SettingsError(ValueError):
+    """A malformed environment variable, named with its value; the CLI and the worker exit 2 on it."""
+
+
 _ON = ("on", "true", "1", "yes")
 _OFF = ("off", "false", "0", "no", "")
 
@@ -120,7 +124,7 @@ def _switch(name: str, value: str) -> bool:
         return True
     if word in _OFF:
         return False
-    raise ValueError(f"{name}={value!r}: say on or off")
+    raise SettingsError(f"{name}={value!r}: say on or off")
 
 
 # The environment variables the worker and the starter read; docker-compose.yml must agree (tested).

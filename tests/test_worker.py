@@ -18,7 +18,7 @@ from domain.program import ProgramConfig
 from domain.roster import Role
 from eventstore import EventStore
 from tandem import operations
-from tandem.settings import Settings
+from tandem.settings import Settings, SettingsError
 from tests.workflows.helpers import person
 from worker import (
     SIMULATION_STICKY_TIMEOUT,
@@ -36,7 +36,7 @@ def test_sandbox_setting_reads_on_and_off_and_refuses_anything_else() -> None:
     assert Settings.from_env({"TANDEM_WORKFLOW_SANDBOX": "on"}).workflow_sandbox is True
     assert Settings.from_env({"TANDEM_WORKFLOW_SANDBOX": " TRUE "}).workflow_sandbox is True
     assert Settings.from_env({"TANDEM_WORKFLOW_SANDBOX": "off"}).workflow_sandbox is False
-    with pytest.raises(ValueError, match=r"TANDEM_WORKFLOW_SANDBOX='maybe': say on or off"):
+    with pytest.raises(SettingsError, match=r"TANDEM_WORKFLOW_SANDBOX='maybe': say on or off"):
         Settings.from_env({"TANDEM_WORKFLOW_SANDBOX": "maybe"})
 
 
@@ -60,10 +60,11 @@ async def test_a_simulating_worker_keeps_its_workflow_tasks_longer(
         assert ordinary.config()["sticky_queue_schedule_to_start_timeout"] == STICKY_TIMEOUT
 
 
-def test_worker_refuses_a_bad_setting_before_connecting() -> None:
+@pytest.mark.parametrize("command", [["worker.py"], ["starter.py", "status", "some-program"]])
+def test_worker_and_starter_refuse_a_bad_setting_before_connecting(command: list[str]) -> None:
     env = {"PATH": "/usr/bin:/bin", "TANDEM_WORKFLOW_SANDBOX": "sometimes"}
     done = subprocess.run(
-        [sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2, done.stderr
     assert "bad setting: TANDEM_WORKFLOW_SANDBOX='sometimes': say on or off" in done.stderr
