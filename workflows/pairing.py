@@ -73,6 +73,12 @@ SIMULATED_ROUNDS = 8
 # A simulated pairing records its events when something anyone watches changes (stage, at risk, paused,
 # an operator's Update) or when this many are waiting: see _flush_due.
 SIMULATED_BATCH = 64
+# Pairings started since this patch take every change that came with a patch of its own before it
+# ("pairing-memo", "publish-after-commit", "report-by-publish", "simulate-in-workflow"): the SDK writes
+# a marker and a TemporalChangeVersion upsert into a new history for each patch it takes, so four
+# patches cost eight events and four visibility writes per pairing, and this one costs two. Pairings
+# started before it have no such marker: they consult the four patches as they did (see _patched).
+V2_PATCH = "pairing-v2"
 
 
 class PairingInput(BaseModel):
@@ -167,6 +173,7 @@ class PairingWorkflow:
         self.simulated_state = self.state  # the state right after the last event they saw
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
         self.reports_by_publish = False  # see _report
+        self.v2 = workflow.patched(V2_PATCH)  # first: before anything below consults a patch
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -189,7 +196,11 @@ class PairingWorkflow:
         # Reports to the program ride on the publish activity (patched: pairings that signal the
         # program themselves replay unchanged). Decided once, before any Update can publish.
         if workflow.info().parent is not None:
-            self.reports_by_publish = workflow.patched("report-by-publish")
+            self.reports_by_publish = self._patched("report-by-publish")
+
+    def _patched(self, patch_id: str) -> bool:
+        """``workflow.patched`` for the changes that predate V2_PATCH: a v2 pairing has them all."""
+        return self.v2 or workflow.patched(patch_id)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -265,7 +276,7 @@ class PairingWorkflow:
                 updates.append(search.OUTCOME.value_set(self.state.outcome.value))
             workflow.upsert_search_attributes(updates)
             # Added after histories were recorded: patched, so running workflows replay unchanged.
-            if workflow.patched("pairing-memo"):
+            if self._patched("pairing-memo"):
                 workflow.upsert_memo(self._memo())
 
     def _memo(self) -> dict[str, object]:
@@ -340,7 +351,7 @@ class PairingWorkflow:
                 # again (found by tests/faults). A regular activity runs only once the decision is in
                 # the history, so every retry records the very same events. Patched: histories
                 # recorded with the local activity still replay.
-                if workflow.patched("publish-after-commit"):
+                if self._patched("publish-after-commit"):
                     await workflow.execute_activity(
                         "publish",
                         publish,
@@ -382,7 +393,7 @@ class PairingWorkflow:
         if self.inp.simulation_seed is None:
             return False
         if self.simulates_here is None:
-            self.simulates_here = workflow.patched("simulate-in-workflow")
+            self.simulates_here = self._patched("simulate-in-workflow")
         return self.simulates_here
 
     def _simulate_participants(self) -> None:

@@ -33,14 +33,16 @@ from workflows.pairing import workflow_id_for
 from workflows.program import START_CHUNK
 
 HERE = Path(__file__).resolve().parent
-DRIVEN_SCENARIO = "pairing_operator_paths_after_commit"  # by hand: deadline, pause, extend, ...
+# by hand: deadline, pause, extend, ...; pairing_operator_paths_after_commit is the version before V2_PATCH
+DRIVEN_SCENARIO = "pairing_operator_paths_v2"
 # A program of more pairings than one start chunk: "program_two_pairings" is the first version (inline
 # plan), "program_plan_from_store" read its plan from the store and started 100 children per task.
 PROGRAM_SCENARIO = "program_started_in_chunks"
 PROGRAM_PAIRINGS = START_CHUNK + 5
 # One pairing of that program, as its child: it reports to the program through its publish activity
-# ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals.
-PROGRAM_PAIRING_SCENARIO = "pairing_in_program_reported"
+# ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals, and
+# pairing_in_program_reported the one before V2_PATCH.
+PROGRAM_PAIRING_SCENARIO = "pairing_in_program_v2"
 # A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
 # acted on each close in turn (the first version), program_rematches_batched on every waiting close at
 # once ("rematch-in-batches").
@@ -50,12 +52,13 @@ REMATCH_SCENARIO = "program_rematches_batched"
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a
 # regular activity once the decision is committed ("publish-after-commit"), and their simulated
 # people still act through an activity sending Updates; in the _simulated_here ones they act inside
-# the workflow ("simulate-in-workflow").
+# the workflow ("simulate-in-workflow"). The _v2 ones took all four of those changes under one patch
+# (V2_PATCH in workflows/pairing.py).
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed_simulated_here": "diligent",
-    "pairing_flaky_simulated_here": "flaky",
-    "pairing_withdrawn_simulated_here": "drops_out",
-    "pairing_mismatched_simulated_here": "mismatched",
+    "pairing_completed_v2": "diligent",
+    "pairing_flaky_v2": "flaky",
+    "pairing_withdrawn_v2": "drops_out",
+    "pairing_mismatched_v2": "mismatched",
 }
 
 
@@ -197,9 +200,11 @@ async def record_all(settings: Settings, only: set[str] | None = None) -> list[P
             client, worker.task_queue, inputs, specs, version, simulation_seed=3, time_skipping=True
         )
         await handle.result()
-        written.append(await _save(PROGRAM_SCENARIO, await handle.fetch_history()))
-        child = client.get_workflow_handle(workflow_id_for(specs[0].pairing_id))
-        written.append(await _save(PROGRAM_PAIRING_SCENARIO, await child.fetch_history()))
+        if not only or PROGRAM_SCENARIO in only:
+            written.append(await _save(PROGRAM_SCENARIO, await handle.fetch_history()))
+        if not only or PROGRAM_PAIRING_SCENARIO in only:
+            child = client.get_workflow_handle(workflow_id_for(specs[0].pairing_id))
+            written.append(await _save(PROGRAM_PAIRING_SCENARIO, await child.fetch_history()))
     return written
 
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
@@ -19,7 +20,7 @@ from domain.pairing import (
 )
 from eventstore import EventStore
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
-from workflows.pairing import ActionResult, EventRef, PairingWorkflow
+from workflows.pairing import V2_PATCH, ActionResult, EventRef, PairingWorkflow
 
 TERMS_FIRST_SESSION = timedelta(weeks=1)  # the default program's first_session_after
 GOALS = (Goal(title="Use an AI assistant weekly", signal="4 weekly plans written with it"),)
@@ -135,3 +136,19 @@ async def test_invalid_updates_are_rejected_and_change_nothing(
         )
     finally:
         await handle.terminate("test finished")
+
+
+async def test_a_new_pairing_takes_its_patches_under_one_marker(client: Client, worker: Worker) -> None:
+    """Each patch a new workflow takes costs a marker and a search-attribute upsert in its history:
+    a pairing started today writes one (V2_PATCH), not one per change it runs with."""
+    inp = new_pairing_input(simulation_seed=0)
+    inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, "diligent")})
+    handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
+    await handle.result()
+
+    markers: list[str] = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            details = event.marker_recorded_event_attributes.details
+            markers.append(details["patch-data"].payloads[0].data.decode())
+    assert len(markers) == 1 and V2_PATCH in markers[0], markers

@@ -36,6 +36,9 @@ def test_corpus_is_present() -> None:
     # both branches of "rematch-in-batches": closes acted upon one by one, and in batches
     assert {"program_rematches_one_by_one", "program_rematches_batched"} <= names
     # both branches of "start-in-chunks": 100 children started per task, and chunks of START_CHUNK
+    # pairings before and since "pairing-v2" (the four patches above taken under one)
+    assert {"pairing_flaky_simulated_here", "pairing_flaky_v2", "pairing_in_program_reported"} <= names
+    assert {"pairing_operator_paths_after_commit", "pairing_operator_paths_v2"} <= names
     assert {"program_plan_from_store", "program_started_in_chunks"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import (
@@ -118,6 +121,17 @@ async def test_replay_tells_the_two_report_branches_apart(monkeypatch: pytest.Mo
     await _fails_to_replay("pairing_in_program_reported")
     _patch_taken(monkeypatch, "report-by-publish", True)
     await _fails_to_replay("pairing_in_program_signalled")
+
+
+async def test_replay_tells_v2_pairings_from_earlier_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A v2 pairing must not replay with code that consults the four earlier patches (it has none of
+    their markers), and an earlier pairing must not replay with code that assumes v2."""
+    from workflows.pairing import V2_PATCH
+
+    _patch_taken(monkeypatch, V2_PATCH, False)
+    await _fails_to_replay("pairing_flaky_v2")
+    _patch_taken(monkeypatch, V2_PATCH, True)
+    await _fails_to_replay("pairing_completed_memo")
 
 
 async def test_replay_tells_the_two_rematch_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
