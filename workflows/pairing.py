@@ -78,6 +78,7 @@ SIMULATED_BATCH = 64
 # a marker and a TemporalChangeVersion upsert into a new history for each patch it takes, so four
 # patches cost eight events and four visibility writes per pairing, and this one costs two. Pairings
 # started before it have no such marker: they consult the four patches as they did (see _patched).
+# It also upserts the UI's view once per flush rather than at every change (see _show_changes).
 V2_PATCH = "pairing-v2"
 
 
@@ -174,6 +175,7 @@ class PairingWorkflow:
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
         self.reports_by_publish = False  # see _report
         self.v2 = workflow.patched(V2_PATCH)  # first: before anything below consults a patch
+        self.shown = (self.state.stage, self.state.at_risk)  # as the UI has it (see _show_changes)
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
         if self.state.version == 0:
@@ -267,17 +269,30 @@ class PairingWorkflow:
                 self.unsimulated.append(event)
             self.refs.append(EventRef(version=event.version, event_id=event.event_id, type=event.type))
         after = (self.state.stage, self.state.at_risk)
-        if events and after != before:
-            updates = [
-                search.PAIRING_STAGE.value_set(self.state.stage.value),
-                search.AT_RISK.value_set(self.state.at_risk),
-            ]
-            if self.state.outcome is not None:
-                updates.append(search.OUTCOME.value_set(self.state.outcome.value))
-            workflow.upsert_search_attributes(updates)
-            # Added after histories were recorded: patched, so running workflows replay unchanged.
-            if self._patched("pairing-memo"):
-                workflow.upsert_memo(self._memo())
+        if events and after != before and not self.v2:
+            self._show()  # before V2_PATCH: every change upserted where it happened
+
+    def _show(self) -> None:
+        """Upsert what the Temporal UI lists and shows: stage, at risk, outcome, and the memo."""
+        updates = [
+            search.PAIRING_STAGE.value_set(self.state.stage.value),
+            search.AT_RISK.value_set(self.state.at_risk),
+        ]
+        if self.state.outcome is not None:
+            updates.append(search.OUTCOME.value_set(self.state.outcome.value))
+        workflow.upsert_search_attributes(updates)
+        # Added after histories were recorded: patched, so running workflows replay unchanged.
+        if self._patched("pairing-memo"):
+            workflow.upsert_memo(self._memo())
+        self.shown = (self.state.stage, self.state.at_risk)
+
+    def _show_changes(self) -> None:
+        """Since V2_PATCH, once per flush, just before its publish, and at the end of each Update: a
+        workflow task often moves a pairing twice (goals proposed and agreed, closeout and close), and
+        each upsert is two events and two visibility writes, while the UI only ever sees where the
+        task left the pairing."""
+        if self.v2 and (self.state.stage, self.state.at_risk) != self.shown:
+            self._show()
 
     def _memo(self) -> dict[str, object]:
         """A non-personal summary for the Temporal UI: ids, stage, counts, next deadline."""
@@ -324,6 +339,7 @@ class PairingWorkflow:
                 if not (force or self._flush_due()):
                     return
             while self.unpublished:
+                self._show_changes()
                 batch, self.unpublished = self.unpublished, []
                 self.urgent = False
                 notices, state_after = self._notices(batch)
@@ -471,6 +487,7 @@ class PairingWorkflow:
                 err.message, err.to_dict(), type=type(err).__name__, non_retryable=True
             ) from None
         self._apply(events)
+        self._show_changes()  # the caller may look at the UI as soon as the Update returns
         self.urgent = True
         return ActionResult(
             accepted=True,

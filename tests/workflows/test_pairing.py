@@ -138,17 +138,29 @@ async def test_invalid_updates_are_rejected_and_change_nothing(
         await handle.terminate("test finished")
 
 
-async def test_a_new_pairing_takes_its_patches_under_one_marker(client: Client, worker: Worker) -> None:
+async def test_a_new_pairing_writes_few_bookkeeping_events(client: Client, worker: Worker) -> None:
     """Each patch a new workflow takes costs a marker and a search-attribute upsert in its history:
-    a pairing started today writes one (V2_PATCH), not one per change it runs with."""
+    a pairing started today writes one (V2_PATCH), not one per change it runs with. And it upserts
+    what the UI shows at most once per workflow task, where the task left the pairing."""
     inp = new_pairing_input(simulation_seed=0)
     inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, "diligent")})
     handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
     await handle.result()
 
     markers: list[str] = []
+    stages_per_task: list[list[str]] = [[]]
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             details = event.marker_recorded_event_attributes.details
             markers.append(details["patch-data"].payloads[0].data.decode())
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            stages_per_task.append([])
+        elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            if "PairingStage" in fields:
+                stages_per_task[-1].append(fields["PairingStage"].data.decode())
     assert len(markers) == 1 and V2_PATCH in markers[0], markers
+    shown = [stages for stages in stages_per_task if stages]
+    assert all(len(stages) == 1 for stages in shown), shown
+    # a diligent pairing agrees its goals in its first task and closes out in its last
+    assert shown[0] == ['"sessions"'] and shown[-1] == ['"closed"'], shown
