@@ -215,12 +215,19 @@ async def _save(name: str, history: object) -> Path:
     return path
 
 
+SCENARIOS = {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, REMATCH_SCENARIO}
+SCENARIOS |= {PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO}
+
+
 def main() -> None:
+    only = set(sys.argv[1:]) or None
+    unknown = sorted((only or set()) - SCENARIOS)
+    if unknown:
+        sys.exit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(sorted(SCENARIOS))}")
     stack = LocalStack.ephemeral()
     stack.start()
     try:
         settings = stack.settings("tandem-histories")
-        only = set(sys.argv[1:]) or None
         for path in asyncio.run(record_all(settings, only)):
             print(f"wrote {path.relative_to(HERE.parents[1])} ({path.stat().st_size // 1024} KiB)")
     finally:

@@ -53,6 +53,22 @@ def test_corpus_is_present() -> None:
     assert {*PAIRING_SCENARIOS, *recorded} <= names
 
 
+def test_recording_an_unknown_scenario_is_refused_before_anything_starts() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.histories.record", "pairing_completed_v2", "no_such_path"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done
+    assert "unknown scenario(s): no_such_path" in done.stderr and "pairing_completed_v2" in done.stderr
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
