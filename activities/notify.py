@@ -54,11 +54,10 @@ class Notifier:
         batch, not two per notice: a simulated program is bounded by what its round trips cost."""
         if not notices:
             return 0
-        columns: list[list[str | None]] = [[] for _ in range(6)]
-        for n in notices:
-            values = (n.key, n.program_id, n.pairing_id, n.recipient, n.participant_id, n.template)
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
+        fields = [
+            (n.key, n.program_id, n.pairing_id, n.recipient, n.participant_id, n.template) for n in notices
+        ]
+        columns = [list(column) for column in zip(*fields, strict=True)]
         rows = await self.pool.fetch(_DELIVER_SIMULATED, *columns, channel)
         return sum(1 for row in rows if not row["before"])
 

@@ -60,6 +60,14 @@ PAIRING_SCENARIOS: dict[str, Behaviour] = {
     "pairing_withdrawn_v2": "drops_out",
     "pairing_mismatched_v2": "mismatched",
 }
+# what `record NAME ...` accepts, and what test_replay expects in the corpus
+SCENARIOS = {
+    *PAIRING_SCENARIOS,
+    DRIVEN_SCENARIO,
+    REMATCH_SCENARIO,
+    PROGRAM_SCENARIO,
+    PROGRAM_PAIRING_SCENARIO,
+}
 
 
 async def _operator_paths(client: Client, task_queue: str) -> object:
@@ -213,10 +221,6 @@ async def _save(name: str, history: object) -> Path:
     data = json.loads(history.to_json())  # type: ignore[attr-defined]
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
-
-
-SCENARIOS = {*PAIRING_SCENARIOS, DRIVEN_SCENARIO, REMATCH_SCENARIO}
-SCENARIOS |= {PROGRAM_SCENARIO, PROGRAM_PAIRING_SCENARIO}
 
 
 def main() -> None:
