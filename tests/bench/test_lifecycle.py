@@ -6,10 +6,17 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from bench.lifecycle import CpuMeter
+from bench.lifecycle import CpuMeter, Servers
+from localstack.processes import free_port
+from localstack.temporal import TemporalDevServer
+from tandem.settings import Settings
+from workflows.search import DEV_SERVER_TYPES
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -37,3 +44,41 @@ def test_bad_counts_are_refused_before_any_server_starts(args: list[str]) -> Non
     )
     assert run.returncode == 2
     assert f"{args[0]} must be at least 1, got {args[1]}" in run.stderr
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def test_every_phase_runs_on_a_server_that_has_run_nothing(settings: Settings, tmp_path: Path) -> None:
+    """A workflow left by one phase is unknown to the next, and the CPU meter follows the new server:
+    otherwise a later phase would again pay for the histories of an earlier one."""
+    server = TemporalDevServer(
+        host="127.0.0.1",
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        log_path=tmp_path / "temporal.log",
+        search_attributes=DEV_SERVER_TYPES,
+    )
+    server.start()
+    try:
+        servers = Servers(server, settings.model_copy(update={"temporal_address": server.address}))
+        first = server.child.process
+        assert first is not None
+        async with servers.fresh() as (client, cpu):
+            assert cpu.server_pid == first.pid  # the first phase uses the server the stack started
+            await client.start_workflow("LeftBehind", id="left-behind", task_queue="nobody-polls")
+            assert await _exists(client, "left-behind")
+        async with servers.fresh() as (client, cpu):
+            assert first.poll() is not None  # the first server is gone
+            assert cpu.server_pid not in (None, first.pid)
+            assert not await _exists(client, "left-behind")
+    finally:
+        server.stop()
