@@ -17,6 +17,11 @@ TIME_SKIPPING_ARGS = (
     "frontend.WorkflowTimeSkippingEnabled=true",
     "--dynamic-config-value",
     'history.timerProcessorMaxTimeShift="10ms"',
+    # A skipped timer whose target passed while its workflow's clock jumped can miss the timer
+    # processor's wake-up and then waits for the next full scan of the timer queue (5 min by default):
+    # at 1,000 pairings, successors sat 2-3 min of wall time on timers whose target had passed.
+    "--dynamic-config-value",
+    'history.timerProcessorMaxPollInterval="1s"',
 )
 
 
