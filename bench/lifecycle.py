@@ -306,6 +306,8 @@ def main() -> None:
     for name in ("pairings", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.output is not None and not args.output.parent.is_dir():
+        parser.error(f"--output: folder {args.output.parent} does not exist")
     stack = LocalStack.ephemeral()
     stack.start()
     try:

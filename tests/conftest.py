@@ -75,16 +75,21 @@ async def tandem_dsn(pg_dsn: str) -> str:
     return await create_database(pg_dsn, f"tandem_{uuid.uuid4().hex[:8]}")
 
 
-@pytest.fixture(scope="session")
-def temporal_address(state_dir: Path) -> Iterator[str]:
-    server = TemporalDevServer(
+def dev_server(log_path: Path) -> TemporalDevServer:
+    """An in-memory dev server on a free port with our search attributes (not yet started)."""
+    return TemporalDevServer(
         host="127.0.0.1",
         port=free_port(),
         ui_port=None,
         db_file=None,
-        log_path=state_dir / "temporal.log",
+        log_path=log_path,
         search_attributes=DEV_SERVER_TYPES,
     )
+
+
+@pytest.fixture(scope="session")
+def temporal_address(state_dir: Path) -> Iterator[str]:
+    server = dev_server(state_dir / "temporal.log")
     server.start()
     try:
         yield server.address

@@ -13,10 +13,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench.lifecycle import CpuMeter, Servers
-from localstack.processes import free_port
-from localstack.temporal import TemporalDevServer
 from tandem.settings import Settings
-from workflows.search import DEV_SERVER_TYPES
+from tests.conftest import dev_server
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -46,6 +44,19 @@ def test_bad_counts_are_refused_before_any_server_starts(args: list[str]) -> Non
     assert f"{args[0]} must be at least 1, got {args[1]}" in run.stderr
 
 
+def test_an_output_file_in_a_missing_folder_is_refused_before_any_server_starts(tmp_path: Path) -> None:
+    """Found at the end of a 45-minute run, the missing folder would cost the whole report."""
+    target = tmp_path / "no-such-folder" / "out.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.lifecycle", "--output", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert f"--output: folder {target.parent} does not exist" in run.stderr
+
+
 async def _exists(client: Client, workflow_id: str) -> bool:
     try:
         await client.get_workflow_handle(workflow_id).describe()
@@ -59,14 +70,7 @@ async def _exists(client: Client, workflow_id: str) -> bool:
 async def test_every_phase_runs_on_a_server_that_has_run_nothing(settings: Settings, tmp_path: Path) -> None:
     """A workflow left by one phase is unknown to the next, and the CPU meter follows the new server:
     otherwise a later phase would again pay for the histories of an earlier one."""
-    server = TemporalDevServer(
-        host="127.0.0.1",
-        port=free_port(),
-        ui_port=None,
-        db_file=None,
-        log_path=tmp_path / "temporal.log",
-        search_attributes=DEV_SERVER_TYPES,
-    )
+    server = dev_server(tmp_path / "temporal.log")
     server.start()
     try:
         servers = Servers(server, settings.model_copy(update={"temporal_address": server.address}))
