@@ -62,7 +62,13 @@ START_BATCH = 100  # children started per batch by programs started before "star
 # enough for the buffer to overflow again: starting 1,000 pairings took 115 s instead of seconds.
 START_CHUNK = 40
 PLAN_PAGE = 500  # planned pairings read from the store per activity call
-HISTORY_LIMIT = 10_000  # continue-as-new well before Temporal's 50k-event limit
+# Continue-as-new at this many events, well before Temporal's 50k limit and the server's suggestion
+# (4,096). Pairings signal the program all the time, so its continue-as-new is almost always refused
+# once (a signal arrived during that task): the worker then drops the program from its cache and
+# replays the run's whole history, and until that replay ends the server refuses every report ("the
+# workflow is closing"), so publishes wait. At 1,000 pairings a replay of 4-5k events took over 5 s;
+# shorter runs cost the same replay work in total but in short pauses that publishes ride out.
+HISTORY_LIMIT = 1_500
 STAGES = ("proposed", "goal_setting", "sessions", "midpoint_review", "closeout", "closed")
 
 
