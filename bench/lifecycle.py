@@ -38,7 +38,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import TimeSkipper, TimeSkippingConfig
+from temporalio.testing import TimeSkipper
 from temporalio.worker import Worker
 
 from bench.baseline import BaselineWorkflow, Shape, baseline_step
@@ -137,7 +137,7 @@ async def _start_bare(skipper: TimeSkipper, task_queue: str, shape: Shape) -> Wo
 
 async def run_baseline(client: Client, task_queue: str, shapes: list[Shape]) -> float:
     """One bare workflow per pairing we ran, each with that pairing's timers, activities, Updates."""
-    skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
+    skipper = TimeSkipper(client, config=operations.SIMULATION_TIME_SKIPPING)
     started = time.perf_counter()
     handles = [await _start_bare(skipper, task_queue, shape) for shape in shapes]
     await asyncio.gather(*(h.result() for h in handles))
@@ -149,7 +149,7 @@ async def run_baseline_in_time(
 ) -> float:
     """The same bare workflows, started as the program started its pairings: those it planned at
     once, each successor when the bare workflow of the pairing it replaced has ended."""
-    skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=True))
+    skipper = TimeSkipper(client, config=operations.SIMULATION_TIME_SKIPPING)
     successors: dict[str, list[str]] = {}
     for workflow_id, old in replaced.items():
         if old is not None:

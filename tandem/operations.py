@@ -212,6 +212,14 @@ async def enrol(
     return program_events[-1].version
 
 
+# Time skipping for simulated programs; pairings inherit it from their program. The server stops
+# skipping a workflow's clock after 200 skips unless told otherwise, and every timer and every
+# activity retry is a skip: a pairing whose publish retried through a database outage (each retry
+# skipped at once, ~90 in 4 s) went on in real time and never ended; so would one with more than
+# 200 timers (a long program with weekly sessions).
+SIMULATION_TIME_SKIPPING = TimeSkippingConfig(enabled=True, max_session_skip_count=1_000_000)
+
+
 async def start_program(
     client: Client,
     task_queue: str,
@@ -225,7 +233,7 @@ async def start_program(
     channel = "simulated" if simulation_seed is not None else inputs.config.notifications.channel.value
     starter = client
     if time_skipping:
-        starter = TimeSkipper(client, config=TimeSkippingConfig(enabled=True)).client
+        starter = TimeSkipper(client, config=SIMULATION_TIME_SKIPPING).client
     return await starter.start_workflow(
         ProgramWorkflow.run,
         ProgramInput(
