@@ -42,6 +42,12 @@ async def test_program_runs_its_pairings_to_closure(
     assert summary.pairings == summary.closed == 4 + summary.rematches
     config = (await handle.describe()).raw_description.execution_config
     assert config.default_workflow_task_timeout.ToTimedelta() == operations.PROGRAM_TASK_TIMEOUT
+    # the program and its pairings skip time under the simulation's budget, not the server's 200
+    budget = operations.SIMULATION_TIME_SKIPPING.max_session_skip_count
+    for workflow_id in (handle.id, workflow_id_for(specs[0].pairing_id)):
+        described = await client.get_workflow_handle(workflow_id).describe()
+        skipping = described.raw_description.workflow_extended_info.time_skipping_info
+        assert skipping.effective_config.max_session_skip_count == budget
     assert sum(summary.outcomes.values()) == summary.pairings
     total = summary.pairings
     program_events = [e.type for e in await store.read_stream(f"program-{program_id}")]
