@@ -4,7 +4,8 @@ the pairing's new status to its program.
 One activity instead of three, because every activity, and every signal a workflow sends itself, is
 a server round trip and the dev server is the bottleneck (PLATFORM.md). All three halves are
 idempotent, so a retry redoes only what is missing: the store skips events it holds, the outbox
-notices it sent, and the program ignores a status no newer than the one it has.
+notices it sent, and the program ignores a status no newer than the one it has. Reports of publishes
+running at once go to their program in one signal (ProgramReports).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.models import ProgramReport, PublishBatch, PublishOutcome
+from activities.models import PairingStatus, ProgramReport, PublishBatch, PublishOutcome
 from activities.notify import Notifier
 from activities.record import Recorder
 from tandem import logs
@@ -26,13 +28,14 @@ class Publisher:
     def __init__(self, recorder: Recorder, notifier: Notifier) -> None:
         self.recorder = recorder
         self.notifier = notifier
+        self.reports = ProgramReports()
 
     @activity.defn(name="publish")
     async def publish(self, batch: PublishBatch) -> PublishOutcome:
         recorded = await self.recorder.append(batch.record)
         delivery = await self.notifier.deliver(batch.delivery) if batch.delivery else None
         if batch.report is not None:
-            await report_to_program(batch.report)
+            await self.reports.send(batch.report)
         return PublishOutcome(record=recorded, delivery=delivery)
 
 
@@ -42,25 +45,80 @@ class Publisher:
 # (1, 2, 4, 8 s ...) and logged a traceback for a condition that is expected.
 CLOSING_WAIT = 0.25  # seconds between attempts while the program is closing
 CLOSING_PATIENCE = 12.0  # then fail, well inside the activity's 20 s timeout: its retries take over
+# Statuses per signal: a status is about 300 bytes, so a signal stays far below the server's limits.
+MAX_REPORTS_PER_SIGNAL = 200
+
+_Waiting = tuple[PairingStatus, "asyncio.Future[None]"]
 
 
-async def report_to_program(report: ProgramReport) -> None:
+class ProgramReports:
+    """Reports to programs, coalesced: at most one signal in flight per program, and every report
+    that arrives meanwhile goes in the next one.
+
+    Each signal is a server round trip, an event in the program's history and (often) a workflow task
+    of the program; at 1,000 simulated pairings a program received about five a pairing, from as many
+    publishes running at once. A publish still returns only once its own report is accepted, so a
+    report is never lost with the worker: the activity fails and is retried instead."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, list[_Waiting]] = {}
+        self._senders: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+
+    async def send(self, report: ProgramReport) -> None:
+        """Return once the program has the report (or no longer runs); raise if the signal failed."""
+        client = activity.client()
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[None] = loop.create_future()
+        queue = self._queues.get(report.workflow_id)
+        if queue is None:
+            queue = self._queues[report.workflow_id] = []
+            sender = loop.create_task(self._drain(client, report.workflow_id, queue))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        queue.append((report.status, accepted))
+        await accepted
+
+    async def _drain(self, client: Client, workflow_id: str, queue: list[_Waiting]) -> None:
+        try:
+            while queue:
+                batch = queue[:MAX_REPORTS_PER_SIGNAL]
+                del queue[:MAX_REPORTS_PER_SIGNAL]
+                try:
+                    await _signal(client, workflow_id, [status for status, _ in batch])
+                except asyncio.CancelledError:  # the worker is going: its publishes are retried
+                    queue[:0] = batch
+                    raise
+                except Exception as err:  # every publish waiting on it fails; Temporal retries each
+                    for _, accepted in batch:
+                        if not accepted.done():
+                            accepted.set_exception(err)
+                else:
+                    for _, accepted in batch:
+                        if not accepted.done():  # its activity may have been cancelled meanwhile
+                            accepted.set_result(None)
+        finally:
+            del self._queues[workflow_id]  # no await since the queue was found empty
+            for _, accepted in queue:  # left only if this sender was cancelled
+                accepted.cancel()
+
+
+async def _signal(client: Client, workflow_id: str, statuses: list[PairingStatus]) -> None:
     """Signal the program by workflow id, so the signal reaches its current run. A program that no
-    longer runs (terminated by an operator) has nobody to tell: the pairing goes on regardless."""
-    handle = activity.client().get_workflow_handle(report.workflow_id)
+    longer runs (terminated by an operator) has nobody to tell: the pairings go on regardless."""
+    handle = client.get_workflow_handle(workflow_id)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + CLOSING_PATIENCE
     while True:
         try:
-            await handle.signal("pairing_changed", report.status)
+            await handle.signal("pairings_changed", statuses)
             return
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 log.warning(
                     "program_gone",
-                    program_workflow_id=report.workflow_id,
-                    pairing_id=report.status.pairing_id,
-                    stage=report.status.stage,
+                    program_workflow_id=workflow_id,
+                    pairing_ids=[s.pairing_id for s in statuses],
+                    stages=[s.stage for s in statuses],
                 )
                 return
             if not _closing(err) or loop.time() >= give_up:

@@ -295,6 +295,18 @@ class ProgramWorkflow:
 
     @workflow.signal(name="pairing_changed")
     def pairing_changed(self, status: PairingStatus) -> None:
+        """One pairing's report: sent by pairings started before "report-by-publish", and by
+        workers that predate coalesced reports (see ``pairings_changed``)."""
+        self._count(status)
+
+    @workflow.signal(name="pairings_changed")
+    def pairings_changed(self, statuses: list[PairingStatus]) -> None:
+        """The reports of every pairing that changed while the worker's previous signal to this
+        program was in flight (activities.publish.ProgramReports): one signal, one history event."""
+        for status in statuses:
+            self._count(status)
+
+    def _count(self, status: PairingStatus) -> None:
         known = self.statuses.get(status.pairing_id)
         if known is None or status.version >= known.version:  # signals may arrive out of order
             self.statuses[status.pairing_id] = status

@@ -1,5 +1,5 @@
 """The publish activity's report to the program (the recording and delivery halves are tested with
-the store and the outbox).
+the store and the outbox): coalesced per program, and never acknowledged before the program has it.
 
 The "workflow is closing" window of a program that continues as new cannot be opened on demand (it
 lasts while the server holds a rejected continue-as-new and the worker replays), so those tests
@@ -7,6 +7,7 @@ signal a scripted stand-in for the client that answers as the server does in tha
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -18,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 
 import activities.publish as publish
 from activities.models import PairingStatus, ProgramReport
-from activities.publish import report_to_program
+from activities.publish import ProgramReports
 
 CLOSING = "workflow operation can not be applied because workflow is closing"
 
@@ -30,10 +31,10 @@ async def test_a_report_to_a_program_that_no_longer_runs_is_logged_not_retried(c
         status=PairingStatus(pairing_id="p.a.b", mentee_id="a", mentor_id="b", stage="sessions"),
     )
     with capture_logs() as logs:
-        await ActivityEnvironment(client=client).run(report_to_program, report)
+        await ActivityEnvironment(client=client).run(ProgramReports().send, report)
     gone = [e for e in logs if e["event"] == "program_gone"]
     assert gone and gone[0]["program_workflow_id"] == report.workflow_id
-    assert gone[0]["pairing_id"] == "p.a.b"
+    assert gone[0]["pairing_ids"] == ["p.a.b"]
 
 
 class ScriptedProgram:
@@ -54,10 +55,10 @@ class ScriptedProgram:
         self.accepted.append((name, arg))
 
 
-def _report() -> ProgramReport:
+def _report(pairing_id: str = "p.a.b", workflow_id: str = "program-closing") -> ProgramReport:
     return ProgramReport(
-        workflow_id="program-closing",
-        status=PairingStatus(pairing_id="p.a.b", mentee_id="a", mentor_id="b", stage="closed"),
+        workflow_id=workflow_id,
+        status=PairingStatus(pairing_id=pairing_id, mentee_id="a", mentor_id="b", stage="closed"),
     )
 
 
@@ -71,10 +72,10 @@ async def test_a_closing_program_is_signalled_again_once_its_next_run_takes_sign
     monkeypatch.setattr(publish, "CLOSING_WAIT", 0.01)
     program = ScriptedProgram([_refusal(), _refusal(), _refusal()])
 
-    await ActivityEnvironment(client=program).run(report_to_program, _report())  # type: ignore[arg-type]
+    await ActivityEnvironment(client=program).run(ProgramReports().send, _report())  # type: ignore[arg-type]
 
     assert program.attempts == 4
-    assert program.accepted == [("pairing_changed", _report().status)]
+    assert program.accepted == [("pairings_changed", [_report().status])]
 
 
 async def test_a_program_closing_for_too_long_fails_the_activity(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +85,7 @@ async def test_a_program_closing_for_too_long_fails_the_activity(monkeypatch: py
     program = ScriptedProgram([_refusal() for _ in range(1_000)])
 
     with pytest.raises(RPCError, match="closing"):
-        await ActivityEnvironment(client=program).run(report_to_program, _report())  # type: ignore[arg-type]
+        await ActivityEnvironment(client=program).run(ProgramReports().send, _report())  # type: ignore[arg-type]
     assert 2 <= program.attempts < 1_000 and not program.accepted
 
 
@@ -92,5 +93,70 @@ async def test_other_refusals_fail_the_activity_at_once() -> None:
     program = ScriptedProgram([_refusal("namespace rate limit exceeded")])
 
     with pytest.raises(RPCError, match="rate limit"):
-        await ActivityEnvironment(client=program).run(report_to_program, _report())  # type: ignore[arg-type]
+        await ActivityEnvironment(client=program).run(ProgramReports().send, _report())  # type: ignore[arg-type]
     assert program.attempts == 1
+
+
+class GatedProgram(ScriptedProgram):
+    """Holds each signal until the test opens the gate: reports sent meanwhile must queue."""
+
+    def __init__(self, errors: list[RPCError]) -> None:
+        super().__init__(errors)
+        self.gate = asyncio.Event()
+        self.in_flight = asyncio.Event()
+        self.names: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> GatedProgram:
+        self.names.append(workflow_id)
+        return self
+
+    async def signal(self, name: str, arg: Any) -> None:
+        self.in_flight.set()
+        await self.gate.wait()
+        await super().signal(name, arg)
+
+
+async def test_reports_sent_while_a_signal_is_in_flight_go_in_one_signal() -> None:
+    program = GatedProgram([])
+    reports = ProgramReports()
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+    first = asyncio.create_task(env.run(reports.send, _report("p.0")))
+    await program.in_flight.wait()
+    rest = [asyncio.create_task(env.run(reports.send, _report(f"p.{n}"))) for n in range(1, 6)]
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in (first, *rest))  # nobody returns before the program has it
+    program.gate.set()
+    await asyncio.gather(first, *rest)
+
+    sent = [[status.pairing_id for status in arg] for _, arg in program.accepted]
+    assert sent == [["p.0"], ["p.1", "p.2", "p.3", "p.4", "p.5"]]
+    assert program.attempts == 2
+
+
+async def test_a_failed_signal_fails_every_report_it_carried_and_no_other() -> None:
+    program = GatedProgram([_refusal("namespace rate limit exceeded")])
+    reports = ProgramReports()
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+    first = asyncio.create_task(env.run(reports.send, _report("p.0")))
+    await program.in_flight.wait()
+    second = asyncio.create_task(env.run(reports.send, _report("p.1")))
+    await asyncio.sleep(0.01)
+    program.gate.set()
+
+    with pytest.raises(RPCError, match="rate limit"):
+        await first
+    await second  # went in the next signal, which the program accepted
+    assert [[s.pairing_id for s in arg] for _, arg in program.accepted] == [["p.1"]]
+
+
+async def test_reports_to_different_programs_are_not_mixed() -> None:
+    program = GatedProgram([])
+    program.gate.set()
+    reports = ProgramReports()
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+    await asyncio.gather(
+        env.run(reports.send, _report("p.0", "program-a")),
+        env.run(reports.send, _report("p.1", "program-b")),
+    )
+    assert sorted(program.names) == ["program-a", "program-b"]
+    assert sorted(len(arg) for _, arg in program.accepted) == [1, 1]
