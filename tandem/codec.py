@@ -3,7 +3,8 @@
 AES-256-GCM per payload, with the key id in the payload's metadata. New payloads use the newest key;
 every listed key still decrypts, so keys rotate by adding a new one at the end and removing an old
 one only once no history still needs it. Payloads without our encoding pass through untouched
-(histories written before encryption was enabled still replay).
+(histories written before encryption was enabled still replay), and so does None, which holds no data
+(sealed, the server would not read it as None: a memo entry set to None would stay, sealed).
 
 Payloads of COMPRESS_FROM bytes or more are zlib-compressed before they are sealed (marked in the
 metadata, and bound into the authenticated data so the mark cannot be flipped): a pairing's events
@@ -33,6 +34,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
+NULL = b"binary/null"  # the data converter's None: no data, so nothing to seal
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 COMPRESSION = "compression"
@@ -111,6 +113,9 @@ class EncryptionCodec(PayloadCodec):
         cipher = self._ciphers[key_id]
         out = []
         for payload in payloads:
+            if payload.metadata.get("encoding") == NULL:
+                out.append(payload)  # holds nothing; and only a plain null removes a memo entry
+                continue
             nonce = secrets.token_bytes(NONCE_BYTES)
             plain = payload.SerializeToString()
             metadata = {"encoding": ENCODING, KEY_ID: key_id.encode()}

@@ -110,6 +110,14 @@ async def test_plaintext_payloads_pass_through() -> None:
     assert await EncryptionCodec(_ring("k1")).decode([plain]) == [plain]
 
 
+async def test_none_is_not_sealed() -> None:
+    """None holds no data, and the server reads only a plain null as "remove this memo entry"."""
+    null = Payload(metadata={"encoding": b"binary/null"})
+    codec = EncryptionCodec(_ring("k1"))
+    assert await codec.encode([null]) == [null]
+    assert await codec.decode([null]) == [null]
+
+
 def test_key_loading(tmp_path: Path) -> None:
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     assert load_keys(f"a:{key},b:{key}", None).current == "b"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
@@ -58,9 +59,10 @@ def new_pairing_input(
 
 
 async def start_pairing(
-    client: Client, task_queue: str, inp: PairingInput, *, skip: bool
+    client: Client, task_queue: str, inp: PairingInput, *, skip: bool, memo: dict[str, Any] | None = None
 ) -> tuple[WorkflowHandle[PairingWorkflow, PairingResult], TimeSkipper]:
-    """Start a pairing; ``skip`` lets its clock run free, otherwise it only moves on fast_forward."""
+    """Start a pairing; ``skip`` lets its clock run free, otherwise it only moves on fast_forward.
+    ``memo``: one to start with (as a pairing started by older code had)."""
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=skip))
     handle = await skipper.client.start_workflow(
         PairingWorkflow.run,
@@ -68,6 +70,7 @@ async def start_pairing(
         id=workflow_id_for(inp.pairing_id),
         task_queue=task_queue,
         execution_timeout=timedelta(days=3650),
+        memo=memo,
     )
     return handle, skipper
 

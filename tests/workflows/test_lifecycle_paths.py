@@ -141,6 +141,23 @@ async def test_every_invalid_update_is_rejected_without_change(driver: Driver) -
 async def test_memo_summarises_the_pairing_without_personal_data(driver: Driver) -> None:
     await driver.agree_goals(GOALS)
     memo = await (await driver.handle.describe()).memo()
-    assert memo["stage"] == "sessions" and memo["goals"] == 1 and memo["at_risk"] is False
-    assert str(memo["next_deadline"]).startswith("session_reminder at ")
+    assert list(memo) == ["summary"]  # one payload: each entry is encrypted and stored on its own
+    summary = memo["summary"]
+    assert summary["stage"] == "sessions" and summary["goals"] == 1 and summary["at_risk"] is False
+    assert str(summary["next_deadline"]).startswith("session_reminder at ")
     assert GOALS[0].title not in str(memo)
+
+
+async def test_the_memo_of_an_older_pairing_loses_its_one_entry_per_field(
+    client: Client, worker: Worker
+) -> None:
+    """Pairings upserted one memo entry per field before the memo became one entry."""
+    older = {"stage": "goal_setting", "goals": 0, "at_risk": False}
+    handle, skipper = await start_pairing(
+        client, worker.task_queue, new_pairing_input(), skip=False, memo=older
+    )
+    driver = Driver(handle, skipper)
+    await driver.agree_goals(GOALS)
+    memo = await (await handle.describe()).memo()
+    assert list(memo) == ["summary"] and memo["summary"]["stage"] == "sessions"
+    await handle.terminate("test finished")
