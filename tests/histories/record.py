@@ -45,8 +45,9 @@ PROGRAM_PAIRINGS = START_CHUNK + 5
 PROGRAM_PAIRING_SCENARIO = "pairing_in_program_v2"
 # A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
 # acted on each close in turn (the first version), program_rematches_batched on every waiting close at
-# once ("rematch-in-batches").
-REMATCH_SCENARIO = "program_rematches_batched"
+# once ("rematch-in-batches"), with one signal per report; program_rematches_coalesced receives the
+# reports coalesced by the worker (signal pairings_changed, several reports each).
+REMATCH_SCENARIO = "program_rematches_coalesced"
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a

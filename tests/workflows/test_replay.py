@@ -37,6 +37,8 @@ def test_corpus_is_present() -> None:
     assert {"pairing_in_program_signalled", "pairing_in_program_reported"} <= names
     # both branches of "rematch-in-batches": closes acted upon one by one, and in batches
     assert {"program_rematches_one_by_one", "program_rematches_batched"} <= names
+    # both signals a program takes: one report each (pairing_changed), and coalesced (pairings_changed)
+    assert {"program_rematches_batched", "program_rematches_coalesced"} <= names
     # both branches of "start-in-chunks": 100 children started per task, and chunks of START_CHUNK
     assert {"program_plan_from_store", "program_started_in_chunks"} <= names
     # pairings before and since "pairing-v2" (the four patches above taken under one)
@@ -46,6 +48,21 @@ def test_corpus_is_present() -> None:
     from tests.histories.record import SCENARIOS
 
     assert names >= SCENARIOS
+
+
+def _signal_names(name: str) -> set[str]:
+    history = _load(next(p for p in HISTORIES if p.stem == name))
+    return {
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    }
+
+
+def test_the_program_histories_hold_both_kinds_of_report() -> None:
+    """So that replaying them exercises both signal handlers, not just the names of the files."""
+    assert _signal_names("program_rematches_batched") == {"pairing_changed"}
+    assert _signal_names("program_rematches_coalesced") == {"pairings_changed"}
 
 
 def test_recording_an_unknown_scenario_is_refused_before_anything_starts() -> None:
