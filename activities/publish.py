@@ -60,9 +60,10 @@ class ProgramReports:
     that arrives meanwhile goes in the next one.
 
     Each signal is a server round trip, an event in the program's history and (often) a workflow task
-    of the program; at 1,000 simulated pairings a program received about five a pairing, from as many
-    publishes running at once. A publish still returns only once its own report is accepted, so a
-    report is never lost with the worker: the activity fails and is retried instead."""
+    of the program; a simulated program of 300 pairings received 4.9 a pairing, from up to 50
+    publishes running at once, and 1.5 a pairing once coalesced. A publish still returns only once
+    its own report is accepted, so a report is never lost with the worker: the activity fails and is
+    retried instead."""
 
     def __init__(self) -> None:
         self._queues: dict[str, list[_Waiting]] = {}
