@@ -135,6 +135,8 @@ def main() -> None:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.calls < 10:
         parser.error(f"--calls must be at least 10 (first and last tenth), got {args.calls}")
+    if args.output is not None and not args.output.parent.is_dir():
+        parser.error(f"--output: folder {args.output.parent} does not exist")
 
     from localstack.postgres import EmbeddedPostgres
     from localstack.processes import free_port
