@@ -111,14 +111,11 @@ async def _empty(dsn: str) -> None:
         await conn.close()
 
 
-async def _prepare(dsn: str) -> None:
-    from eventstore import migrate
+async def _migrated_then_run(dsn: str, calls: int, connections: int, rounds: int) -> dict[str, Any]:
+    from eventstore import EventStore
 
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await (await EventStore.open(dsn, migrate=True)).close()  # the schema the worker runs on
+    return await run(dsn, calls, connections, rounds)
 
 
 def main() -> None:
@@ -147,8 +144,9 @@ def main() -> None:
     pg.start()
     try:
         dsn = pg.dsn()
-        asyncio.run(_prepare(dsn))
-        result = json.dumps(asyncio.run(run(dsn, args.calls, args.connections, args.rounds)), indent=1)
+        result = json.dumps(
+            asyncio.run(_migrated_then_run(dsn, args.calls, args.connections, args.rounds)), indent=1
+        )
     finally:
         pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -160,3 +160,21 @@ async def test_reports_to_different_programs_are_not_mixed() -> None:
     )
     assert sorted(program.names) == ["program-a", "program-b"]
     assert sorted(len(arg) for _, arg in program.accepted) == [1, 1]
+
+
+async def test_reports_waiting_on_a_stopped_sender_are_cancelled_not_left_hanging() -> None:
+    """The worker going away stops the sender: each publish waiting on it ends (and is retried by
+    Temporal), rather than waiting for a signal that will never be sent."""
+    program = GatedProgram([])
+    reports = ProgramReports()
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+    first = asyncio.create_task(env.run(reports.send, _report("p.0")))
+    await program.in_flight.wait()
+    second = asyncio.create_task(env.run(reports.send, _report("p.1")))
+    await asyncio.sleep(0.01)
+    for sender in list(reports._senders):
+        sender.cancel()
+    for task in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+    assert not program.accepted
