@@ -1330,8 +1330,11 @@ def _fire(state: PairingState, alarm: Alarm, now: datetime) -> list[EventPayload
 
 
 def evolve(state: PairingState, event: Event) -> PairingState:
-    """Apply one recorded event. Total: evolve never raises for an event decide could produce."""
-    return _apply(state, event.payload, event.occurred_at).model_copy(update={"version": event.version})
+    """Apply one recorded event. Total: evolve never raises for an event decide could produce.
+
+    One copy of the state per event: the fields it changes and its version go in together."""
+    changes = _changes(state, event.payload, event.occurred_at)
+    return state.model_copy(update={**changes, "version": event.version})
 
 
 def _replace_session(state: PairingState, number: int, **changes: object) -> tuple[SessionRecord, ...]:
@@ -1343,52 +1346,49 @@ def _shift(moment: datetime | None, by: timedelta) -> datetime | None:
 
 
 def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingState:
+    return state.model_copy(update=_changes(state, payload, at))
+
+
+def _changes(state: PairingState, payload: EventPayload, at: datetime) -> dict[str, object]:
+    """The fields an event sets, with their new values (none for an event that changes nothing)."""
     s = state
     match payload:
         case PairingProposed():
-            return s.model_copy(
-                update={
-                    "program_id": payload.program_id,
-                    "mentor_id": payload.mentor_id,
-                    "mentee_id": payload.mentee_id,
-                    "replaces": payload.replaces,
-                }
-            )
+            return {
+                "program_id": payload.program_id,
+                "mentor_id": payload.mentor_id,
+                "mentee_id": payload.mentee_id,
+                "replaces": payload.replaces,
+            }
         case PairingStarted():
-            return s.model_copy(
-                update={
-                    "stage": Stage.GOAL_SETTING,
-                    "terms": payload.terms,
-                    "starts_at": payload.starts_at,
-                    "ends_at": payload.ends_at,
-                    "goals_due_at": payload.goals_due_at,
-                    "midpoint_at": payload.midpoint_at,
-                }
-            )
+            return {
+                "stage": Stage.GOAL_SETTING,
+                "terms": payload.terms,
+                "starts_at": payload.starts_at,
+                "ends_at": payload.ends_at,
+                "goals_due_at": payload.goals_due_at,
+                "midpoint_at": payload.midpoint_at,
+            }
         case GoalsProposed():
-            return s.model_copy(
-                update={
-                    "proposed_goals": {**s.proposed_goals, payload.side: payload.goals},
-                    "accepted_goals": {},
-                }
-            )
+            return {
+                "proposed_goals": {**s.proposed_goals, payload.side: payload.goals},
+                "accepted_goals": {},
+            }
         case GoalsAccepted():
-            return s.model_copy(update={"accepted_goals": {**s.accepted_goals, payload.side: payload.goals}})
+            return {"accepted_goals": {**s.accepted_goals, payload.side: payload.goals}}
         case GoalsAgreed():
-            return s.model_copy(
-                update={"goals": payload.goals, "goals_agreed_at": at, "stage": Stage.SESSIONS}
-            )
+            return {"goals": payload.goals, "goals_agreed_at": at, "stage": Stage.SESSIONS}
         case GoalDeadlinePassed():
-            return s.model_copy(update={"goal_deadline_passed": True})
+            return {"goal_deadline_passed": True}
         case ReminderDue():
-            return s.model_copy(update={"reminders_sent": s.reminders_sent | {payload.key}})
+            return {"reminders_sent": s.reminders_sent | {payload.key}}
         case SessionScheduled():
             scheduled = SessionRecord(number=payload.session, at=payload.at)
-            return s.model_copy(update={"sessions": (*s.sessions, scheduled)})
+            return {"sessions": (*s.sessions, scheduled)}
         case SessionCheckedIn():
             record = next((r for r in s.sessions if r.number == payload.session), None)
             if record is None:
-                return s
+                return {}
             reported = (
                 record.reported_by
                 if payload.side in record.reported_by
@@ -1397,71 +1397,53 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
             ratings = dict(record.ratings)
             if payload.rating is not None:
                 ratings[payload.side] = payload.rating
-            return s.model_copy(
-                update={
-                    "sessions": _replace_session(s, payload.session, reported_by=reported, ratings=ratings)
-                }
-            )
+            return {"sessions": _replace_session(s, payload.session, reported_by=reported, ratings=ratings)}
         case SessionHeld():
-            return s.model_copy(
-                update={
-                    "sessions": _replace_session(
-                        s, payload.session, status=SessionStatus.HELD, resolved_at=at
-                    ),
-                    "consecutive_misses": 0,
-                }
-            )
+            return {
+                "sessions": _replace_session(s, payload.session, status=SessionStatus.HELD, resolved_at=at),
+                "consecutive_misses": 0,
+            }
         case SessionMissed():
-            return s.model_copy(
-                update={
-                    "sessions": _replace_session(
-                        s, payload.session, status=SessionStatus.MISSED, resolved_at=at
-                    ),
-                    "consecutive_misses": s.consecutive_misses + 1,
-                }
-            )
+            return {
+                "sessions": _replace_session(s, payload.session, status=SessionStatus.MISSED, resolved_at=at),
+                "consecutive_misses": s.consecutive_misses + 1,
+            }
         case SessionRescheduled():
-            return s.model_copy(
-                update={
-                    "sessions": _replace_session(
-                        s,
-                        payload.session,
-                        at=payload.to_at,
-                        status=SessionStatus.RESCHEDULED,
-                        reported_by=(),
-                        ratings={},
-                    ),
-                    "reminders_sent": s.reminders_sent
-                    - {f"session:{payload.session}", f"checkin:{payload.session}"},
-                }
-            )
+            return {
+                "sessions": _replace_session(
+                    s,
+                    payload.session,
+                    at=payload.to_at,
+                    status=SessionStatus.RESCHEDULED,
+                    reported_by=(),
+                    ratings={},
+                ),
+                "reminders_sent": s.reminders_sent
+                - {f"session:{payload.session}", f"checkin:{payload.session}"},
+            }
         case AtRiskFlagged():
-            return s.model_copy(update={"at_risk": True, "ever_at_risk": True})
+            return {"at_risk": True, "ever_at_risk": True}
         case AtRiskCleared():
-            return s.model_copy(update={"at_risk": False})
+            return {"at_risk": False}
         case FitCheckAnswered():
-            return s.model_copy(
-                update={"fit_check": {**s.fit_check, payload.side: payload.wants_new_partner}}
-            )
+            return {"fit_check": {**s.fit_check, payload.side: payload.wants_new_partner}}
         case MidpointReviewOpened():
-            return s.model_copy(
-                update={
-                    "stage": Stage.MIDPOINT_REVIEW,
-                    "midpoint_opened": True,
-                    "midpoint_due_at": payload.due_at,
-                }
-            )
+            return {
+                "stage": Stage.MIDPOINT_REVIEW,
+                "midpoint_opened": True,
+                "midpoint_due_at": payload.due_at,
+            }
         case MidpointSkipped():
-            return s.model_copy(update={"midpoint_opened": True})
+            return {"midpoint_opened": True}
         case MidpointReviewSubmitted():
-            return s.model_copy(update={"midpoint_reviews": {**s.midpoint_reviews, payload.side: payload}})
+            return {"midpoint_reviews": {**s.midpoint_reviews, payload.side: payload}}
         case MidpointDecisionProposed():
-            return s.model_copy(update={"midpoint_proposal": payload})
+            return {"midpoint_proposal": payload}
         case MidpointDecided():
             stage = Stage.SESSIONS if payload.decision is MidpointDecision.CONTINUE else s.stage
-            return s.model_copy(update={"midpoint_decision": payload.decision, "stage": stage})
+            return {"midpoint_decision": payload.decision, "stage": stage}
         case PairingPaused():
-            return s.model_copy(update={"paused_at": at})
+            return {"paused_at": at}
         case PairingResumed():
             by = timedelta(seconds=payload.paused_seconds)
             sessions = tuple(
@@ -1473,18 +1455,16 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
             proposal = s.midpoint_proposal
             if proposal is not None:
                 proposal = proposal.model_copy(update={"override_until": proposal.override_until + by})
-            return s.model_copy(
-                update={
-                    "paused_at": None,
-                    "ends_at": _shift(s.ends_at, by),
-                    "goals_due_at": s.goals_due_at if s.goal_deadline_passed else _shift(s.goals_due_at, by),
-                    "midpoint_at": s.midpoint_at if s.midpoint_opened else _shift(s.midpoint_at, by),
-                    "midpoint_due_at": _shift(s.midpoint_due_at, by),
-                    "closeout_due_at": _shift(s.closeout_due_at, by),
-                    "sessions": sessions,
-                    "midpoint_proposal": proposal,
-                }
-            )
+            return {
+                "paused_at": None,
+                "ends_at": _shift(s.ends_at, by),
+                "goals_due_at": s.goals_due_at if s.goal_deadline_passed else _shift(s.goals_due_at, by),
+                "midpoint_at": s.midpoint_at if s.midpoint_opened else _shift(s.midpoint_at, by),
+                "midpoint_due_at": _shift(s.midpoint_due_at, by),
+                "closeout_due_at": _shift(s.closeout_due_at, by),
+                "sessions": sessions,
+                "midpoint_proposal": proposal,
+            }
         case PairingExtended():
             update: dict[str, object] = {"ends_at": payload.ends_at}
             if s.stage is Stage.CLOSEOUT:
@@ -1497,34 +1477,30 @@ def _apply(state: PairingState, payload: EventPayload, at: datetime) -> PairingS
                         "reminders_sent": s.reminders_sent - {"closeout"},
                     }
                 )
-            return s.model_copy(update=update)
+            return update
         case NoteAdded():
-            return s.model_copy(update={"notes": s.notes + 1})
+            return {"notes": s.notes + 1}
         case CloseoutOpened():
             # reaching closeout from the midpoint (end early) or without agreed goals is not completion
             early = s.stage is Stage.MIDPOINT_REVIEW or not s.goals
             pending = Outcome.ENDED_EARLY if early else s.pending_outcome
-            return s.model_copy(
-                update={
-                    "stage": Stage.CLOSEOUT,
-                    "closeout_due_at": payload.due_at,
-                    "pending_outcome": pending,
-                }
-            )
+            return {
+                "stage": Stage.CLOSEOUT,
+                "closeout_due_at": payload.due_at,
+                "pending_outcome": pending,
+            }
         case CloseoutSubmitted():
-            return s.model_copy(update={"closeout": {**s.closeout, payload.side: payload}})
+            return {"closeout": {**s.closeout, payload.side: payload}}
         case PairingClosed():
-            return s.model_copy(
-                update={
-                    "stage": Stage.CLOSED,
-                    "outcome": payload.outcome,
-                    "closed_reason": payload.reason,
-                    "withdrawn_side": payload.withdrawn_side,
-                    "paused_at": None,
-                    "at_risk": False,
-                }
-            )
-    return s
+            return {
+                "stage": Stage.CLOSED,
+                "outcome": payload.outcome,
+                "closed_reason": payload.reason,
+                "withdrawn_side": payload.withdrawn_side,
+                "paused_at": None,
+                "at_risk": False,
+            }
+    return {}
 
 
 def replay(pairing_id: str, events: Iterable[Event]) -> PairingState:
