@@ -608,51 +608,60 @@ class Alarm(_Frozen):
     ref: int | None = None
 
 
-def _alarms(state: PairingState) -> list[Alarm]:
+_Due = tuple[datetime, str, int | None]  # an alarm before it is chosen: at, kind, ref
+
+
+def _due(at: datetime, kind: str, ref: int | None = None) -> _Due:
+    return (at, kind, ref)
+
+
+def _alarms(state: PairingState) -> list[_Due]:
+    """Every alarm the pairing has set, as plain tuples: next_alarm runs several times per
+    workflow task, and building a model for each candidate was most of its cost."""
     if state.stage in (Stage.PROPOSED, Stage.CLOSED) or state.paused or state.terms is None:
         return []
     terms = state.terms
     assert state.ends_at is not None
-    alarms: list[Alarm] = []
+    alarms: list[_Due] = []
     if state.stage in (Stage.GOAL_SETTING, Stage.SESSIONS):
-        alarms.append(Alarm(at=state.ends_at, kind="end"))
+        alarms.append(_due(at=state.ends_at, kind="end"))
     if state.stage is Stage.GOAL_SETTING and state.goals_due_at is not None:
         for offset in terms.goal_reminders:
             key = f"goals:{offset}"
             if key not in state.reminders_sent:
-                alarms.append(Alarm(at=offset.subtract_from(state.goals_due_at), kind=key))
+                alarms.append(_due(at=offset.subtract_from(state.goals_due_at), kind=key))
         if not state.goal_deadline_passed:
-            alarms.append(Alarm(at=state.goals_due_at, kind="goal_deadline"))
+            alarms.append(_due(at=state.goals_due_at, kind="goal_deadline"))
     current = state.current_session
     if current is not None and state.stage in (Stage.SESSIONS, Stage.MIDPOINT_REVIEW):
         n = current.number
         if f"session:{n}" not in state.reminders_sent:
             alarms.append(
-                Alarm(at=terms.session_reminder.subtract_from(current.at), kind="session_reminder", ref=n)
+                _due(at=terms.session_reminder.subtract_from(current.at), kind="session_reminder", ref=n)
             )
         if f"checkin:{n}" not in state.reminders_sent:
-            alarms.append(Alarm(at=current.at, kind="checkin_request", ref=n))
-        alarms.append(Alarm(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=n))
+            alarms.append(_due(at=current.at, kind="checkin_request", ref=n))
+        alarms.append(_due(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=n))
     elif current is not None and state.stage is Stage.CLOSEOUT:
         # a session still open when the pairing ends is counted (held if checked in, else missed)
         alarms.append(
-            Alarm(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=current.number)
+            _due(at=terms.checkin_window.add_to(current.at), kind="checkin_closes", ref=current.number)
         )
     if state.stage is Stage.SESSIONS and not state.midpoint_opened and state.midpoint_at is not None:
-        alarms.append(Alarm(at=state.midpoint_at, kind="midpoint_opens"))
+        alarms.append(_due(at=state.midpoint_at, kind="midpoint_opens"))
     if state.stage is Stage.MIDPOINT_REVIEW:
         if state.midpoint_proposal is None and state.midpoint_due_at is not None:
-            alarms.append(Alarm(at=state.midpoint_due_at, kind="midpoint_due"))
+            alarms.append(_due(at=state.midpoint_due_at, kind="midpoint_due"))
         elif state.midpoint_proposal is not None:
-            alarms.append(Alarm(at=state.midpoint_proposal.override_until, kind="override_closes"))
+            alarms.append(_due(at=state.midpoint_proposal.override_until, kind="override_closes"))
     if state.stage is Stage.CLOSEOUT and state.closeout_due_at is not None:
         if "closeout" not in state.reminders_sent:
             alarms.append(
-                Alarm(
+                _due(
                     at=terms.closeout_reminder.subtract_from(state.closeout_due_at), kind="closeout_reminder"
                 )
             )
-        alarms.append(Alarm(at=state.closeout_due_at, kind="closeout_due"))
+        alarms.append(_due(at=state.closeout_due_at, kind="closeout_due"))
     return alarms
 
 
@@ -675,7 +684,8 @@ def next_alarm(state: PairingState) -> Alarm | None:
     alarms = _alarms(state)
     if not alarms:
         return None
-    return min(alarms, key=lambda a: (a.at, _ALARM_ORDER.get(a.kind.split(":")[0], -1), a.kind))
+    at, kind, ref = min(alarms, key=lambda a: (a[0], _ALARM_ORDER.get(a[1].split(":")[0], -1), a[1]))
+    return Alarm(at=at, kind=kind, ref=ref)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ notice always give the same answer, so a simulated program replays identically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from datetime import timedelta
@@ -48,7 +49,18 @@ def _rng(seed: int, *parts: object) -> random.Random:
 
 
 def behaviour_for(seed: int, pairing_id: str, mix: dict[Behaviour, float] | None = None) -> Behaviour:
-    weights = mix or DEFAULT_MIX
+    if not mix:  # None or empty: the default mix
+        return _default_behaviour(seed, pairing_id)
+    return _behaviour(seed, pairing_id, mix)
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_behaviour(seed: int, pairing_id: str) -> Behaviour:
+    """Cached: a simulated pairing asks on every notice, and seeding a generator is most of it."""
+    return _behaviour(seed, pairing_id, DEFAULT_MIX)
+
+
+def _behaviour(seed: int, pairing_id: str, weights: dict[Behaviour, float]) -> Behaviour:
     names = sorted(weights)
     choice = _rng(seed, "behaviour", pairing_id).choices(names, weights=[weights[n] for n in names])[0]
     return choice
@@ -122,6 +134,7 @@ def respond(seed: int, notice: Notice, state: PairingState) -> list[_Command]:
     return []
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every check-in of a drop-out pairing
 def leaver_for(seed: int, pairing_id: str) -> Side:
     """Who leaves a drop-out pairing: either side, fixed per pairing and seed."""
     return "mentor" if _rng(seed, "leaver", pairing_id).random() < 0.5 else "mentee"
