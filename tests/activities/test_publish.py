@@ -178,3 +178,31 @@ async def test_reports_waiting_on_a_stopped_sender_are_cancelled_not_left_hangin
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
     assert not program.accepted
+
+
+async def test_a_report_to_a_quiet_program_goes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing else is coming: waiting for company would only delay the pairing (the last pairings of
+    a simulation, a real program's occasional report)."""
+    monkeypatch.setattr(publish, "REPORT_LINGER", 60.0)
+    program = ScriptedProgram([])
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+
+    await asyncio.wait_for(env.run(ProgramReports().send, _report("p.0")), timeout=5)
+
+    assert [[s.pairing_id for s in arg] for _, arg in program.accepted] == [["p.0"]]
+
+
+async def test_reports_right_after_a_signal_wait_to_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy program: reports that follow a signal within the linger share the next signal."""
+    monkeypatch.setattr(publish, "REPORT_LINGER", 0.5)
+    program = ScriptedProgram([])
+    reports = ProgramReports()
+    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
+
+    await env.run(reports.send, _report("p.0"))
+    second = asyncio.create_task(env.run(reports.send, _report("p.1")))
+    await asyncio.sleep(0.05)  # well inside the linger, and long enough for an eager sender to go
+    third = asyncio.create_task(env.run(reports.send, _report("p.2")))
+    await asyncio.gather(second, third)
+
+    assert [[s.pairing_id for s in arg] for _, arg in program.accepted] == [["p.0"], ["p.1", "p.2"]]
