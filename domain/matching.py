@@ -485,28 +485,10 @@ def propose_rematch(
     mentors). The best-scoring compatible mentor with capacity left wins; ties go by email. Forced pairs
     of the program file do not apply here; exclusions and every other hard constraint do.
     """
-    check_no_manager_cycle(participants)
-    mentee = next((p for p in participants if p.participant_id == mentee_id), None)
-    if mentee is None or mentee.role is not Role.MENTEE:
-        raise RuleViolation("unknown-participant", f"no active mentee {mentee_id} in this program", mentee_id)
-    mentors = sorted((p for p in participants if p.role is Role.MENTOR), key=_email_order)
-    load = Counter(mentor for mentor, assigned in current_assignments if assigned != mentee_id)
-    excluded = set(exclude_mentors)
-    spare = np.array(
-        [m.capacity - load[m.participant_id] > 0 and m.participant_id not in excluded for m in mentors],
-        dtype=np.bool_,
+    (pair,) = propose_rematches(
+        config, participants, [(mentee_id, exclude_mentors)], current_assignments, offsets=offsets
     )
-    if not mentors:
-        return None
-    block = Compatibility(config, mentors, [mentee], participants=participants, offsets=offsets).block(
-        slice(0, 1)
-    )
-    candidates = block.feasible[0] & spare
-    if not candidates.any():
-        return None
-    j = int(np.argmax(np.where(candidates, block.scores[0], -np.inf)))
-    total, reasons = score(mentors[j], mentee, config, offsets=offsets)
-    return ProposedPair(mentors[j], mentee, total, fit_reasons((REMATCHED, *reasons)))
+    return pair
 
 
 def propose_rematches(
@@ -519,12 +501,45 @@ def propose_rematches(
 ) -> list[ProposedPair | None]:
     """New mentors for several mentees at once, ``wanted`` as ``(mentee_id, exclude_mentors)`` pairs:
     the same answers as asking :func:`propose_rematch` for each in turn, each new pairing taking its
-    mentor's capacity before the next mentee is matched."""
+    mentor's capacity before the next mentee is matched.
+
+    The roster's features are computed once for every wanted mentee: built anew for each one, they
+    were most of a batch's time in a 1,000-pairing program (a pair's score depends on that pair only).
+    """
+    if not wanted:
+        return []
+    check_no_manager_cycle(participants)
+    by_id: dict[str, Participant] = {}
+    for p in participants:
+        by_id.setdefault(p.participant_id, p)
+    mentees: list[Participant] = []
+    for mentee_id, _ in wanted:
+        mentee = by_id.get(mentee_id)
+        if mentee is None or mentee.role is not Role.MENTEE:
+            raise RuleViolation(
+                "unknown-participant", f"no active mentee {mentee_id} in this program", mentee_id
+            )
+        mentees.append(mentee)
+    mentors = sorted((p for p in participants if p.role is Role.MENTOR), key=_email_order)
+    if not mentors:
+        return [None for _ in wanted]
+    compatibility = Compatibility(config, mentors, mentees, participants=participants, offsets=offsets)
     assignments = list(current_assignments)
     proposals: list[ProposedPair | None] = []
-    for mentee_id, exclude in wanted:
-        pair = propose_rematch(config, participants, mentee_id, assignments, exclude, offsets=offsets)
-        if pair is not None:
+    for row, ((mentee_id, exclude), mentee) in enumerate(zip(wanted, mentees, strict=True)):
+        load = Counter(mentor for mentor, assigned in assignments if assigned != mentee_id)
+        excluded = set(exclude)
+        spare = np.array(
+            [m.capacity - load[m.participant_id] > 0 and m.participant_id not in excluded for m in mentors],
+            dtype=np.bool_,
+        )
+        block = compatibility.block(slice(row, row + 1))
+        candidates = block.feasible[0] & spare
+        pair = None
+        if candidates.any():
+            j = int(np.argmax(np.where(candidates, block.scores[0], -np.inf)))
+            total, reasons = score(mentors[j], mentee, config, offsets=offsets)
+            pair = ProposedPair(mentors[j], mentee, total, fit_reasons((REMATCHED, *reasons)))
             assignments = [a for a in assignments if a[1] != mentee_id]
             assignments.append((pair.mentor.participant_id, mentee_id))
         proposals.append(pair)

@@ -5,11 +5,13 @@ forced pair not applied is explained."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.compatibility import Compatibility
 from domain.errors import RuleViolation
 from domain.matching import (
     FORCED,
@@ -32,7 +34,8 @@ from domain.matching import (
     score,
 )
 from domain.roster import Participant, Role
-from tests.domain.matching_helpers import config, mentee, person
+from tests.domain.matching_helpers import OFFSETS, config, mentee, person
+from tests.domain.matching_helpers import rosters as helper_rosters
 
 
 def pairs(proposal: Proposal) -> list[tuple[str, str]]:
@@ -458,6 +461,57 @@ def test_rematches_asked_together_share_out_capacity_in_order() -> None:
     third = mentee("third")
     wanted.append((third.participant_id, ()))
     assert propose_rematches(config(), [*people, third], wanted)[2] is None
+
+
+def _one_by_one(
+    people: list[Participant], wanted: list[tuple[str, list[str]]], assignments: list[tuple[str, str]]
+) -> list[tuple[str, float, tuple[str, ...]] | None]:
+    """The rematch rule written out plainly, one mentee at a time, each with its own features: what
+    propose_rematches must answer while computing the features of all of them in one go."""
+    mentors = sorted((p for p in people if p.role is Role.MENTOR), key=lambda m: m.email.lower())
+    out: list[tuple[str, float, tuple[str, ...]] | None] = []
+    for mentee_id, exclude in wanted:
+        e = next(p for p in people if p.participant_id == mentee_id)
+        block = Compatibility(config(), mentors, [e], participants=people, offsets=OFFSETS).block(slice(0, 1))
+        load = Counter(m for m, assigned in assignments if assigned != mentee_id)
+        best = None
+        for j, m in enumerate(mentors):
+            if (
+                not block.feasible[0][j]
+                or m.capacity - load[m.participant_id] <= 0
+                or m.participant_id in exclude
+            ):
+                continue
+            if best is None or block.scores[0][j] > block.scores[0][best]:
+                best = j
+        if best is None:
+            out.append(None)
+            continue
+        total, reasons = score(mentors[best], e, config(), offsets=OFFSETS)
+        out.append((mentors[best].participant_id, total, fit_reasons((REMATCHED, *reasons))))
+        assignments = [a for a in assignments if a[1] != mentee_id] + [
+            (mentors[best].participant_id, mentee_id)
+        ]
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(helper_rosters(max_mentors=6, max_mentees=6), st.randoms(use_true_random=False))
+def test_rematches_asked_together_answer_as_one_mentee_at_a_time(
+    people: list[Participant], rng: random.Random
+) -> None:
+    mentor_ids = [p.participant_id for p in people if p.role is Role.MENTOR]
+    mentee_ids = [p.participant_id for p in people if p.role is Role.MENTEE]
+    wanted = [
+        (mentee_id, rng.sample(mentor_ids, rng.randint(0, len(mentor_ids) - 1)))
+        for mentee_id in rng.sample(mentee_ids, rng.randint(1, len(mentee_ids)))
+    ]
+    assignments = [(rng.choice(mentor_ids), e) for e in mentee_ids if rng.random() < 0.5]
+
+    together = propose_rematches(config(), people, wanted, assignments, offsets=OFFSETS)
+
+    got = [(p.mentor.participant_id, p.score, p.reasons) if p else None for p in together]
+    assert got == _one_by_one(people, wanted, assignments)
 
 
 def test_rematch_needs_an_active_mentee() -> None:
