@@ -184,6 +184,11 @@ class PairingWorkflow:
         self.events_before = inp.carried_events
         self.lock = asyncio.Lock()
         self.reported: PairingStatus | None = None
+        # what _report_due compared last, and the state and report it was built from
+        self._counted_state: PairingState | None = None
+        self._counted_now: PairingStatus | None = None
+        self._counted_report: PairingStatus | None = None
+        self._counted_last: PairingStatus | None = None
         self.simulates_here: bool | None = None  # see _simulates_in_workflow
         self.unsimulated: list[_Applied] = []  # events whose notices simulated people have not yet seen
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
@@ -342,8 +347,19 @@ class PairingWorkflow:
             self.urgent
             or len(self.unpublished) >= SIMULATED_BATCH
             or (now.stage, now.at_risk, now.paused) != (then.stage, then.at_risk, then.paused)
-            or (self.reports_by_publish and _counted(status_of(now)) != _counted(self.reported))
+            or (self.reports_by_publish and self._report_due())
         )
+
+    def _report_due(self) -> bool:
+        """Whether the program would count this pairing differently from what it was last told.
+
+        Asked by _flush_due, so on every wake-up of the workflow's wait condition: the statuses it
+        compares are built once per state and per report, not on each asking."""
+        if self._counted_state is not self.state:
+            self._counted_state, self._counted_now = self.state, _counted(status_of(self.state))
+        if self._counted_report is not self.reported:
+            self._counted_report, self._counted_last = self.reported, _counted(self.reported)
+        return self._counted_now != self._counted_last
 
     async def _publish(self, *, force: bool = False) -> None:
         """Record every unpublished event, deliver its notices and tell the program what changed:
