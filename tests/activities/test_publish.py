@@ -133,14 +133,22 @@ async def test_reports_sent_while_a_signal_is_in_flight_go_in_one_signal() -> No
     assert program.attempts == 2
 
 
-async def test_a_failed_signal_fails_every_report_it_carried_and_no_other() -> None:
-    program = GatedProgram([_refusal("namespace rate limit exceeded")])
+async def _second_report_behind_a_signal(
+    program: GatedProgram,
+) -> tuple[ProgramReports, asyncio.Task[None], asyncio.Task[None]]:
+    """Report p.0 in a signal held at the program's gate, and p.1 queued behind it for the next."""
     reports = ProgramReports()
     env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
     first = asyncio.create_task(env.run(reports.send, _report("p.0")))
     await program.in_flight.wait()
     second = asyncio.create_task(env.run(reports.send, _report("p.1")))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # lets p.1 reach the queue; nothing here is timed
+    return reports, first, second
+
+
+async def test_a_failed_signal_fails_every_report_it_carried_and_no_other() -> None:
+    program = GatedProgram([_refusal("namespace rate limit exceeded")])
+    _, first, second = await _second_report_behind_a_signal(program)
     program.gate.set()
 
     with pytest.raises(RPCError, match="rate limit"):
@@ -166,12 +174,7 @@ async def test_reports_waiting_on_a_stopped_sender_are_cancelled_not_left_hangin
     """The worker going away stops the sender: each publish waiting on it ends (and is retried by
     Temporal), rather than waiting for a signal that will never be sent."""
     program = GatedProgram([])
-    reports = ProgramReports()
-    env = ActivityEnvironment(client=program)  # type: ignore[arg-type]
-    first = asyncio.create_task(env.run(reports.send, _report("p.0")))
-    await program.in_flight.wait()
-    second = asyncio.create_task(env.run(reports.send, _report("p.1")))
-    await asyncio.sleep(0.01)
+    reports, first, second = await _second_report_behind_a_signal(program)
     for sender in list(reports._senders):
         sender.cancel()
     for task in (first, second):
