@@ -27,7 +27,7 @@ from activities.publish import Publisher
 from activities.record import Recorder
 from eventstore import EventStore
 from eventstore.projections import kept_up
-from tandem import logs
+from tandem import collector, logs
 from tandem.report import read_models
 from tandem.settings import Settings, SettingsError
 from tandem.temporal import connect
@@ -122,13 +122,14 @@ async def running_worker(
         )
         poll = float(os.environ.get("TANDEM_OUTBOX_POLL_SECONDS", "1"))
         # the read models are caught up and due notifications sent in the background while the worker
-        # runs; both stop with it
-        async with (
-            worker,
-            kept_up(read_models.runner(store.pool), PROJECTION_INTERVAL),
-            outbox.running(poll),
-        ):
-            yield worker
+        # runs; both stop with it. The garbage collector is set for a worker while it runs.
+        with collector.tuned():
+            async with (
+                worker,
+                kept_up(read_models.runner(store.pool), PROJECTION_INTERVAL),
+                outbox.running(poll),
+            ):
+                yield worker
     finally:
         await store.close()
 
