@@ -215,16 +215,22 @@ class Servers:
 
 
 def baseline_worker(client: Client, sandboxed: bool) -> Worker:
-    from worker import MAX_CACHED_WORKFLOWS, SIMULATION_STICKY_TIMEOUT, workflow_runner
+    from worker import (
+        MAX_CACHED_WORKFLOWS,
+        MAX_CONCURRENT_ACTIVITIES,
+        SIMULATION_STICKY_TIMEOUT,
+        workflow_runner,
+    )
 
     return Worker(
         client,
         task_queue="bench-baseline",
         workflows=[BaselineWorkflow],
         activities=[baseline_step],
-        max_concurrent_activities=50,
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_concurrent_workflow_tasks=50,
-        # tuned as ours (runner, sticky timeout, cache): the yardstick prices logic, not the worker
+        # tuned as ours (runner, sticky timeout, cache, activity slots): the yardstick prices logic,
+        # not the worker
         workflow_runner=workflow_runner(sandboxed),
         sticky_queue_schedule_to_start_timeout=SIMULATION_STICKY_TIMEOUT,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,

@@ -21,6 +21,7 @@ from tandem import operations
 from tandem.settings import Settings, SettingsError
 from tests.workflows.helpers import person
 from worker import (
+    MAX_CONCURRENT_ACTIVITIES,
     SIMULATION_STICKY_TIMEOUT,
     STICKY_TIMEOUT,
     build_worker,
@@ -56,6 +57,7 @@ async def test_a_simulating_worker_keeps_its_workflow_tasks_longer(
     async with running_worker(mine, client, simulating=True) as simulating:
         assert simulating.config()["sticky_queue_schedule_to_start_timeout"] == SIMULATION_STICKY_TIMEOUT
         assert isinstance(simulating.config()["workflow_runner"], UnsandboxedWorkflowRunner)
+        assert simulating.config()["max_concurrent_activities"] == MAX_CONCURRENT_ACTIVITIES
     async with running_worker(mine, client) as ordinary:
         assert ordinary.config()["sticky_queue_schedule_to_start_timeout"] == STICKY_TIMEOUT
 
