@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from temporalio.client import Client
 
 from localstack.errors import StackError
 from localstack.processes import Child, ensure_port_free, port_open
@@ -105,9 +109,32 @@ class TemporalDevServer:
             ensure_port_free(self.host, self.ui_port, "the Temporal UI", "TANDEM_UI_PORT")
         self.child.start()
         self.child.wait_until(lambda: port_open(self.host, self.port), timeout, f"gRPC on {self.address}")
+        # the port opens a moment before the frontend serves: a client connecting then is refused
+        # ("Frontend is not healthy yet"), seen when bench.lifecycle restarted the server between phases
+        address = self.address
+        self.child.wait_until(lambda: frontend_serving(address), timeout, f"the frontend on {address}")
         if self.ui_port is not None:
             ui_port = self.ui_port
             self.child.wait_until(lambda: port_open(self.host, ui_port), timeout, f"UI on port {ui_port}")
 
     def stop(self) -> None:
         self.child.stop()
+
+
+CONNECT_TIMEOUT = 2.0  # seconds a health check waits for an answer (a healthy frontend: milliseconds)
+
+
+def frontend_serving(address: str) -> bool:
+    """Whether a Temporal client can connect to ``address`` now (it asks the server for its system
+    info, which a frontend that is not yet healthy refuses)."""
+
+    async def connect() -> None:
+        await asyncio.wait_for(Client.connect(address), CONNECT_TIMEOUT)
+
+    # in a thread of its own: start() may be called from code that runs an event loop
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, connect()).result()
+        except (RuntimeError, TimeoutError):  # the SDK's "Failed client connect: ...", or no answer
+            return False
+    return True

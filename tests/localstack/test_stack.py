@@ -20,7 +20,7 @@ import pytest
 from localstack.errors import StackError
 from localstack.processes import Child, free_port, port_open
 from localstack.stack import LocalStack
-from localstack.temporal import TemporalDevServer
+from localstack.temporal import TemporalDevServer, frontend_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +67,18 @@ def test_port_taken_is_one_clear_line(tmp_path: Path) -> None:
             server.start()
     message = str(caught.value)
     assert f"port {port} on 127.0.0.1 is already in use" in message and "\n" not in message
+
+
+def test_an_open_port_is_not_yet_a_serving_frontend(temporal_address: str) -> None:
+    """start() waits for a frontend that answers, not only for its port: a listener that is not
+    a Temporal server (or not yet a healthy one) does not count."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        host, port = holder.getsockname()
+        assert port_open(host, port)
+        assert not frontend_serving(f"{host}:{port}")
+    assert frontend_serving(temporal_address)
 
 
 def test_missing_binary_is_one_clear_line(tmp_path: Path) -> None:
