@@ -19,16 +19,19 @@ from contextlib import contextmanager
 # the young collections, where nearly all of it is: a fired timer's exception, a finished task.
 THRESHOLDS = (50_000, 20, 10)
 
-_depth = 0  # nested tunings (a worker started inside a benchmark that tuned already) change nothing
+# Tunings in force: only the first changes the settings, only the last to end gives them back, in
+# whatever order they end (two workers started by concurrent tasks need not stop last-in first-out).
+_depth = 0
+_before: tuple[int, int, int] = gc.get_threshold()
 
 
 @contextmanager
 def tuned() -> Iterator[None]:
     """Within: the thresholds above, and what was alive on entry (modules, classes, validators)
     frozen out of every collection. The process's own settings come back on exit."""
-    global _depth
+    global _depth, _before
     if _depth == 0:
-        before = gc.get_threshold()
+        _before = gc.get_threshold()
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
     _depth += 1
@@ -37,5 +40,5 @@ def tuned() -> Iterator[None]:
     finally:
         _depth -= 1
         if _depth == 0:
-            gc.set_threshold(*before)
+            gc.set_threshold(*_before)
             gc.unfreeze()

@@ -34,6 +34,19 @@ def test_a_nested_tuning_leaves_the_outer_one_in_place() -> None:
     assert gc.get_threshold() == before
 
 
+def test_overlapping_tunings_give_the_settings_back_when_the_last_ends() -> None:
+    """Two workers run by concurrent tasks may stop in the order they started."""
+    before = gc.get_threshold()
+    first, second = collector.tuned(), collector.tuned()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == collector.THRESHOLDS  # the second still runs
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
 def test_settings_come_back_when_the_tuned_block_fails() -> None:
     before = gc.get_threshold()
     try:
