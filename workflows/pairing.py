@@ -80,6 +80,14 @@ SIMULATED_BATCH = 64
 # started before it have no such marker: they consult the four patches as they did (see _patched).
 # It also upserts the UI's view once per flush rather than at every change (see _show_changes).
 V2_PATCH = "pairing-v2"
+# The revision of the pairing logic that a new pairing follows, carried in its input (and on to its
+# continued runs) instead of a patch: a patch costs every new history a marker and a
+# TemporalChangeVersion upsert (two events, one visibility write) for as long as the code keeps it.
+#   2 (or none: inputs written before revisions existed): the V2_PATCH branches, consulted as before.
+#   3: every V2_PATCH change without consulting it; the memo is a card written when the pairing starts
+#      and its summary written when it closes, not rewritten at every stage (see _show).
+# Whoever starts a pairing passes REVISION; later changes take revision 4, or a patch.
+REVISION = 3
 MEMO_KEY = "summary"  # the memo's one entry (see PairingWorkflow._memo)
 
 
@@ -96,6 +104,7 @@ class PairingInput(BaseModel):
     replaces: str | None = None
     channel: str = "console"
     simulation_seed: int | None = None
+    revision: int = 2  # see REVISION; an input without one predates revisions
     history_limit: int = HISTORY_LIMIT  # events before continue-as-new (lower in tests)
     carried_state: PairingState | None = None  # set on continue-as-new
     carried_events: int = 0
@@ -171,6 +180,12 @@ def workflow_id_for(pairing_id: str) -> str:
     return f"pairing-{pairing_id}"
 
 
+def card(inp: PairingInput) -> dict[str, dict[str, object]]:
+    """The memo a pairing starts with: what stays true for its whole life (program, the pairing it
+    replaces, its logic's revision). Ids only, no personal data. Its close adds the outcome."""
+    return {MEMO_KEY: {"program": inp.program_id, "replaces": inp.replaces, "revision": inp.revision}}
+
+
 @workflow.defn
 class PairingWorkflow:
     @workflow.init
@@ -193,7 +208,8 @@ class PairingWorkflow:
         self.unsimulated: list[_Applied] = []  # events whose notices simulated people have not yet seen
         self.urgent = False  # an Update's events wait: record them now, whatever the batching
         self.reports_by_publish = False  # see _report
-        self.v2 = workflow.patched(V2_PATCH)  # first: before anything below consults a patch
+        # first: before anything below consults a patch; revision 3 has V2_PATCH without its marker
+        self.v2 = inp.revision >= 3 or workflow.patched(V2_PATCH)
         self.shown = (self.state.stage, self.state.at_risk)  # as the UI has it (see _show_changes)
         # Propose and start here, not in run(): Updates that arrive with the first workflow task are
         # handled before run() begins, and must already find a started pairing.
@@ -301,8 +317,11 @@ class PairingWorkflow:
         if self.state.outcome is not None:
             updates.append(search.OUTCOME.value_set(self.state.outcome.value))
         workflow.upsert_search_attributes(updates)
-        # Added after histories were recorded: patched, so running workflows replay unchanged.
-        if self._patched("pairing-memo"):
+        # Added after histories were recorded: patched, so running workflows replay unchanged. Since
+        # revision 3 only the summary at the close: the stage and at-risk flag live in the search
+        # attributes, the rest (sessions held, next deadline) changes more often than the stage and
+        # is read live by the queries. A memo rewritten per stage showed a next deadline long past.
+        if self._patched("pairing-memo") and (self.inp.revision < 3 or self.state.stage is Stage.CLOSED):
             workflow.upsert_memo(self._memo())
         self.shown = (self.state.stage, self.state.at_risk)
 
@@ -322,13 +341,14 @@ class PairingWorkflow:
         s = self.state
         alarm = next_alarm(s)
         summary = {
-            "program": s.program_id,
+            **card(self.inp)[MEMO_KEY],
             "stage": s.stage.value,
             "at_risk": s.at_risk,
             "held_sessions": s.held_sessions,
             "goals": len(s.goals),
             "next_deadline": f"{alarm.kind} at {alarm.at.isoformat()}" if alarm else None,
             "outcome": s.outcome.value if s.outcome else None,
+            "ever_at_risk": s.ever_at_risk,
         }
         memo: dict[str, object] = {key: None for key in workflow.info().raw_memo if key != MEMO_KEY}
         memo[MEMO_KEY] = summary

@@ -50,7 +50,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search
     from workflows.pairing import HISTORY_LIMIT as PAIRING_HISTORY_LIMIT
-    from workflows.pairing import PairingInput, PairingWorkflow, workflow_id_for
+    from workflows.pairing import REVISION as PAIRING_REVISION
+    from workflows.pairing import PairingInput, PairingWorkflow, card, workflow_id_for
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 START_BATCH = 100  # children started per batch by programs started before "start-in-chunks"
@@ -263,23 +264,26 @@ class ProgramWorkflow:
         return chunk.pairings
 
     async def _start_child(self, spec: PairingSpec, replaces: str | None = None) -> None:
+        inp = PairingInput(
+            pairing_id=spec.pairing_id,
+            program_id=self.inp.program_id,
+            mentor_id=spec.mentor_id,
+            mentee_id=spec.mentee_id,
+            terms=self.inp.terms,
+            score=spec.score,
+            reasons=spec.reasons,
+            channel=self.inp.channel,
+            simulation_seed=self.inp.simulation_seed,
+            history_limit=self.inp.pairing_history_limit,
+            replaces=replaces,
+            revision=PAIRING_REVISION,
+        )
         await workflow.start_child_workflow(
             PairingWorkflow.run,
-            PairingInput(
-                pairing_id=spec.pairing_id,
-                program_id=self.inp.program_id,
-                mentor_id=spec.mentor_id,
-                mentee_id=spec.mentee_id,
-                terms=self.inp.terms,
-                score=spec.score,
-                reasons=spec.reasons,
-                channel=self.inp.channel,
-                simulation_seed=self.inp.simulation_seed,
-                history_limit=self.inp.pairing_history_limit,
-                replaces=replaces,
-            ),
-            id=workflow_id_for(spec.pairing_id),
+            inp,
+            id=workflow_id_for(inp.pairing_id),
             search_attributes=_child_attributes(self.inp.program_id),
+            memo=card(inp),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
         # counted once it exists (a signal from the child may already have arrived)

@@ -23,7 +23,7 @@ from domain.pairing import PairingTerms
 from eventstore import EventStore
 from tandem.settings import Settings
 from tests.activities.conftest import SmtpSink, seed_program
-from workflows.pairing import PairingInput, PairingWorkflow, workflow_id_for
+from workflows.pairing import REVISION, PairingInput, PairingWorkflow, workflow_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.stack
@@ -84,6 +84,7 @@ async def test_worker_killed_during_a_send_delivers_each_message_once(
             mentee_id=program.mentee.participant_id,
             terms=PairingTerms.from_program(program.config),
             channel="email",
+            revision=REVISION,
         ),
         id=workflow_id_for(pairing_id),
         task_queue=queue,

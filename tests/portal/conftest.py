@@ -34,7 +34,7 @@ from portal.links import link_for
 from portal.server import running_portal
 from tandem.settings import Settings
 from tests.workflows.helpers import TERMS, Driver, start_pairing
-from workflows.pairing import PairingInput, PairingWorkflow
+from workflows.pairing import REVISION, PairingInput, PairingWorkflow
 
 # a short pairing: goals within a week, sessions weekly, six weeks in all
 SHORT_TERMS = TERMS.model_copy(
@@ -183,6 +183,7 @@ async def new_pairing(
             mentor_id=mentor.participant_id,
             mentee_id=mentee.participant_id,
             terms=terms,  # type: ignore[arg-type]
+            revision=REVISION,
         )
         handle, _ = await start_pairing(client, worker.task_queue, inp, skip=False)
         handles.append(handle)

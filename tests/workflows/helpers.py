@@ -14,7 +14,15 @@ from domain.pairing import AgreeGoals, Alarm, Goal, PairingState, PairingTerms, 
 from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
 from domain.simulation import Behaviour, behaviour_for
-from workflows.pairing import ActionResult, PairingInput, PairingResult, PairingWorkflow, workflow_id_for
+from workflows.pairing import (
+    REVISION,
+    ActionResult,
+    PairingInput,
+    PairingResult,
+    PairingWorkflow,
+    card,
+    workflow_id_for,
+)
 
 TERMS = PairingTerms.from_program(ProgramConfig(id="test", name="test"))
 
@@ -44,7 +52,11 @@ def seed_for(pairing_id: str, behaviour: Behaviour) -> int:
 
 
 def new_pairing_input(
-    *, simulation_seed: int | None = None, channel: str = "console", terms: PairingTerms = TERMS
+    *,
+    simulation_seed: int | None = None,
+    channel: str = "console",
+    terms: PairingTerms = TERMS,
+    revision: int = REVISION,
 ) -> PairingInput:
     suffix = uuid.uuid4().hex[:8]
     return PairingInput(
@@ -55,6 +67,7 @@ def new_pairing_input(
         terms=terms,
         channel="simulated" if simulation_seed is not None else channel,
         simulation_seed=simulation_seed,
+        revision=revision,
     )
 
 
@@ -62,7 +75,8 @@ async def start_pairing(
     client: Client, task_queue: str, inp: PairingInput, *, skip: bool, memo: dict[str, Any] | None = None
 ) -> tuple[WorkflowHandle[PairingWorkflow, PairingResult], TimeSkipper]:
     """Start a pairing; ``skip`` lets its clock run free, otherwise it only moves on fast_forward.
-    ``memo``: one to start with (as a pairing started by older code had)."""
+    ``memo``: one to start with, as a pairing started by older code had; by default the card its
+    program would give it."""
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=skip))
     handle = await skipper.client.start_workflow(
         PairingWorkflow.run,
@@ -70,7 +84,7 @@ async def start_pairing(
         id=workflow_id_for(inp.pairing_id),
         task_queue=task_queue,
         execution_timeout=timedelta(days=3650),
-        memo=memo,
+        memo=card(inp) if memo is None else memo,
     )
     return handle, skipper
 

@@ -6,6 +6,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
@@ -13,6 +15,7 @@ from domain.durations import IsoDuration
 from domain.pairing import Extend, Goal, LogSession, Pause, Resume, SessionStatus, Stage, Withdraw
 from eventstore import EventStore
 from tests.workflows.helpers import Driver, new_pairing_input, start_pairing
+from workflows.pairing import REVISION
 
 GOALS = (Goal(title="Co-host a town hall Q&A", signal="held before the midpoint"),)
 
@@ -138,14 +141,63 @@ async def test_every_invalid_update_is_rejected_without_change(driver: Driver) -
         assert await driver.state() == before, update
 
 
-async def test_memo_summarises_the_pairing_without_personal_data(driver: Driver) -> None:
+async def _history_of(driver: Driver) -> list[HistoryEvent]:
+    return [e async for e in driver.handle.fetch_history_events()]
+
+
+async def test_the_memo_is_a_card_until_the_close_adds_the_summary(driver: Driver) -> None:
+    """Revision 3: the memo is the card the pairing started with (what stays true) until it closes;
+    the stage and at-risk flag are search attributes, the rest is read live by the queries."""
+    card = (await (await driver.handle.describe()).memo())["summary"]
+    assert card == {"program": "t", "replaces": None, "revision": REVISION}
     await driver.agree_goals(GOALS)
+    assert (await (await driver.handle.describe()).memo())["summary"] == card  # not rewritten per stage
+    await driver.to_next_alarm("checkin_request")
+    await driver.act("log_session", LogSession(side="mentor", status=SessionStatus.HELD, rating=5))
+    await driver.act("withdraw", Withdraw(side="mentee", reason="left the company"))
+    await driver.handle.result()
     memo = await (await driver.handle.describe()).memo()
     assert list(memo) == ["summary"]  # one payload: each entry is encrypted and stored on its own
     summary = memo["summary"]
+    assert summary == card | {
+        "stage": "closed",
+        "at_risk": False,
+        "held_sessions": 1,
+        "goals": 1,
+        "next_deadline": None,
+        "outcome": "withdrawn",
+        "ever_at_risk": False,
+    }
+    assert GOALS[0].title not in str(memo) and "left the company" not in str(memo)
+    # one memo write, at the close; and no patch marker, nor its TemporalChangeVersion upsert
+    history = await _history_of(driver)
+    kinds = [e.event_type for e in history]
+    assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) == 1
+    assert EventType.EVENT_TYPE_MARKER_RECORDED not in kinds
+    upserted = {
+        key
+        for e in history
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        for key in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    }
+    assert upserted == {"PairingStage", "AtRisk", "Outcome"}
+
+
+async def test_a_revision_2_pairing_rewrites_its_memo_at_each_stage(client: Client, worker: Worker) -> None:
+    """Pairings started before revision 3 go on as they were: the V2_PATCH marker, and the memo's
+    summary rewritten at every change of stage."""
+    handle, skipper = await start_pairing(
+        client, worker.task_queue, new_pairing_input(revision=2), skip=False, memo={}
+    )
+    driver = Driver(handle, skipper)
+    await driver.agree_goals(GOALS)
+    summary = (await (await handle.describe()).memo())["summary"]
     assert summary["stage"] == "sessions" and summary["goals"] == 1 and summary["at_risk"] is False
     assert str(summary["next_deadline"]).startswith("session_reminder at ")
-    assert GOALS[0].title not in str(memo)
+    assert GOALS[0].title not in str(summary)
+    kinds = [e.event_type for e in await _history_of(driver)]
+    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1  # V2_PATCH
+    await handle.terminate("test finished")
 
 
 async def test_the_memo_of_an_older_pairing_loses_its_one_entry_per_field(
@@ -154,7 +206,7 @@ async def test_the_memo_of_an_older_pairing_loses_its_one_entry_per_field(
     """Pairings upserted one memo entry per field before the memo became one entry."""
     older = {"stage": "goal_setting", "goals": 0, "at_risk": False}
     handle, skipper = await start_pairing(
-        client, worker.task_queue, new_pairing_input(), skip=False, memo=older
+        client, worker.task_queue, new_pairing_input(revision=2), skip=False, memo=older
     )
     driver = Driver(handle, skipper)
     await driver.agree_goals(GOALS)

@@ -20,7 +20,7 @@ from domain.pairing import (
 )
 from eventstore import EventStore
 from tests.workflows.helpers import new_pairing_input, seed_for, start_pairing
-from workflows.pairing import V2_PATCH, ActionResult, EventRef, PairingWorkflow
+from workflows.pairing import ActionResult, EventRef, PairingWorkflow
 
 TERMS_FIRST_SESSION = timedelta(weeks=1)  # the default program's first_session_after
 GOALS = (Goal(title="Use an AI assistant weekly", signal="4 weekly plans written with it"),)
@@ -140,26 +140,30 @@ async def test_invalid_updates_are_rejected_and_change_nothing(
 
 async def test_a_new_pairing_writes_few_bookkeeping_events(client: Client, worker: Worker) -> None:
     """Each patch a new workflow takes costs a marker and a search-attribute upsert in its history:
-    a pairing started today writes one (V2_PATCH), not one per change it runs with. And it upserts
-    what the UI shows at most once per workflow task, where the task left the pairing."""
+    a pairing started today takes its revision from its input and writes none (revision 2 wrote one,
+    V2_PATCH, and earlier pairings one per change). It upserts what the UI shows at most once per
+    workflow task, where the task left the pairing, and writes its memo once, at the close."""
     inp = new_pairing_input(simulation_seed=0)
     inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, "diligent")})
     handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
     await handle.result()
 
     markers: list[str] = []
+    memo_writes = 0
     stages_per_task: list[list[str]] = [[]]
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             details = event.marker_recorded_event_attributes.details
             markers.append(details["patch-data"].payloads[0].data.decode())
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+            memo_writes += 1
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             stages_per_task.append([])
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             if "PairingStage" in fields:
                 stages_per_task[-1].append(fields["PairingStage"].data.decode())
-    assert len(markers) == 1 and V2_PATCH in markers[0], markers
+    assert markers == [] and memo_writes == 1, (markers, memo_writes)
     shown = [stages for stages in stages_per_task if stages]
     assert all(len(stages) == 1 for stages in shown), shown
     # a diligent pairing agrees its goals in its first task and closes out in its last

@@ -14,7 +14,7 @@ from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
 from eventstore import EventStore, RecordedEvent
 from tandem import operations
-from workflows.pairing import ActionResult, workflow_id_for
+from workflows.pairing import REVISION, ActionResult, workflow_id_for
 from workflows.program import ProgramWorkflow
 
 
@@ -111,8 +111,16 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     second = proposed[0].stream_id.removeprefix("pairing-")
     assert proposed[0].payload["mentor_id"] != specs[0].mentor_id
 
-    # the new mentor withdraws: recorded in the roster, and the mentee gets a third mentor
+    # each pairing starts with its card: the program's id, the pairing it replaces, its revision
     second_handle = client.get_workflow_handle(workflow_id_for(second))
+    assert (await (await handle.describe()).memo())["summary"]["replaces"] is None
+    assert (await (await second_handle.describe()).memo())["summary"] == {
+        "program": program_id,
+        "replaces": first,
+        "revision": REVISION,
+    }
+
+    # the new mentor withdraws: recorded in the roster, and the mentee gets a third mentor
     await second_handle.execute_update(
         "withdraw", Withdraw(side="mentor", reason="moved team"), result_type=ActionResult
     )

@@ -7,6 +7,7 @@ workflow type) makes these replays fail with a non-determinism error. Regenerate
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -44,6 +45,9 @@ def test_corpus_is_present() -> None:
     # pairings before and since "pairing-v2" (the four patches above taken under one)
     assert {"pairing_flaky_simulated_here", "pairing_flaky_v2", "pairing_in_program_reported"} <= names
     assert {"pairing_operator_paths_after_commit", "pairing_operator_paths_v2"} <= names
+    # pairings before and since revision 3 (REVISION: V2_PATCH's logic without its marker)
+    assert {"pairing_flaky_v2", "pairing_flaky_v3", "pairing_in_program_v2", "pairing_in_program_v3"} <= names
+    assert {"pairing_operator_paths_v2", "pairing_operator_paths_v3"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import SCENARIOS
 
@@ -157,6 +161,30 @@ async def test_replay_tells_v2_pairings_from_earlier_ones(monkeypatch: pytest.Mo
     await _fails_to_replay("pairing_flaky_v2")
     _patch_taken(monkeypatch, V2_PATCH, True)
     await _fails_to_replay("pairing_completed_memo")
+
+
+def _read_as_revision(monkeypatch: pytest.MonkeyPatch, revision: int) -> None:
+    """Workflow code that takes every pairing's input for ``revision``, whatever it says."""
+    import workflows.pairing as module
+
+    real = module.PairingWorkflow.__init__
+
+    @functools.wraps(real)  # with the SDK's mark of a @workflow.init: it then passes the input
+    def init(self: module.PairingWorkflow, inp: module.PairingInput) -> None:
+        real(self, inp.model_copy(update={"revision": revision}))
+
+    monkeypatch.setattr(module.PairingWorkflow, "__init__", init)
+
+
+async def test_replay_tells_revision_3_pairings_from_revision_2_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revision 3 comes with the input, not a patch: a revision-3 pairing must not replay with code
+    that reads it as revision 2 (it consults V2_PATCH, finds no marker and takes the older branches).
+    The other way round cannot fail, and need not: revision 3 runs revision 2's logic, and the replay
+    skips the V2_PATCH marker and the memo writes that the code no longer asks for."""
+    _read_as_revision(monkeypatch, 2)
+    await _fails_to_replay("pairing_flaky_v3")
+    await _fails_to_replay("pairing_in_program_v3")
+    await _fails_to_replay("pairing_operator_paths_v3")
 
 
 async def test_replay_tells_the_two_rematch_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
