@@ -2,19 +2,64 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from typing import Any
 
-from domain.events import Event
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+
+from domain.events import Event, payload_class
 from domain.notifications import Notice
 
 
+class EventRow(BaseModel):
+    """A decided event on its way into the store: the envelope as ``Event`` has it, the payload as
+    the JSON its typed payload dumps to, which is what the store keeps.
+
+    Built from an ``Event`` (which validated the payload when the domain decided it), so the payload
+    is not validated into its class again on the activity's side only to be dumped back to JSON: that
+    round trip was most of a publish's decoding. Its type must still be one this code knows, at
+    today's schema (an older one would need upcasting first)."""
+
+    model_config = ConfigDict(frozen=True)
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    occurred_at: AwareDatetime
+    payload: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_event(cls, data: Any) -> Any:
+        if isinstance(data, Event):
+            return {
+                "event_id": data.event_id,
+                "stream_id": data.stream_id,
+                "version": data.version,
+                "type": data.type,
+                "schema_version": data.schema_version,
+                "occurred_at": data.occurred_at,
+                "payload": data.payload_json(),
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _check_type(self) -> EventRow:
+        current = payload_class(self.type).SCHEMA_VERSION  # UnknownEventType for a type we do not know
+        if self.schema_version != current:
+            raise ValueError(f"event schema v{self.schema_version} does not match {self.type} v{current}")
+        if self.version < 1:
+            raise ValueError("event versions start at 1")
+        return self
+
+
 class RecordBatch(BaseModel):
-    """Events of one stream to append after ``expected_version``."""
+    """Events of one stream to append after ``expected_version`` (``Event`` objects are accepted)."""
 
     model_config = ConfigDict(frozen=True)
     stream_id: str
     expected_version: int
-    events: list[Event]
+    events: list[EventRow]
 
 
 class RecordOutcome(BaseModel):

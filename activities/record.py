@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import RecordBatch, RecordOutcome
+from activities.models import EventRow, RecordBatch, RecordOutcome
 from domain.events import Event
 from eventstore import EventStore, NewEvent, RecordedEvent
 
 
-def to_new_event(event: Event) -> NewEvent:
+def to_new_event(event: Event | EventRow) -> NewEvent:
     return NewEvent(
         event_id=event.event_id,
         stream_id=event.stream_id,
         version=event.version,
         type=event.type,
         schema_version=event.schema_version,
-        payload=event.payload_json(),
+        payload=event.payload if isinstance(event, EventRow) else event.payload_json(),
         occurred_at=event.occurred_at,
     )
 
