@@ -9,6 +9,7 @@ upcast on load, so events written years ago still fold into today's state.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -90,8 +91,18 @@ def upcast(type_name: str, schema_version: int, payload: dict[str, Any]) -> dict
     return data
 
 
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
 def event_id_for(stream_id: str, version: int) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{stream_id}/{version}"))
+    """``str(uuid.uuid5(EVENT_NAMESPACE, f"{stream_id}/{version}"))``, spelled out: every decided
+    event takes one inside a workflow task, and the ``UUID`` object's arithmetic cost 2.5 times the
+    hash itself. The tests check both give the same id."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + f"{stream_id}/{version}".encode()).digest()
+    # RFC 4122: version 5 in the high nibble of byte 6, the variant in the high bits of byte 8
+    marked = digest[:6] + bytes(((digest[6] & 0x0F) | 0x50, digest[7], (digest[8] & 0x3F) | 0x80))
+    h = (marked + digest[9:16]).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Event(BaseModel):

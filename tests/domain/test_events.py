@@ -184,6 +184,16 @@ def test_event_ids_are_deterministic_uuid5_of_stream_and_version() -> None:
     assert uuid.UUID(event_id_for(STREAM, 1)).version == 5
 
 
+def test_event_ids_are_the_standard_uuid5_for_any_stream() -> None:
+    """event_id_for computes uuid5 by hand (for speed): it must agree with the standard library on
+    every kind of stream id, non-ASCII included, and at any version."""
+    streams = [STREAM, "", "pairing-Zoë.ünïcode", "program-\u2603-snow", "x" * 300, "a/b/c"]
+    for stream in streams:
+        for version in (1, 2, 9, 10, 255, 256, 65_537, 10**12):
+            expected = uuid.uuid5(EVENT_NAMESPACE, f"{stream}/{version}")
+            assert event_id_for(stream, version) == str(expected), (stream, version)
+
+
 def test_event_ids_differ_by_stream_and_by_version() -> None:
     ids = {event_id_for(s, v) for s in (STREAM, "pairing-other", "program-rm-test") for v in range(1, 50)}
     assert len(ids) == 3 * 49
