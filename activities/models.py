@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
-from domain.events import Event, payload_class
+from domain.events import Event, EventEnvelope, payload_class
 from domain.notifications import Notice
 
 
-class EventRow(BaseModel):
+class EventRow(EventEnvelope):
     """A decided event on its way into the store: the envelope as ``Event`` has it, the payload as
     the JSON its typed payload dumps to, which is what the store keeps.
 
@@ -19,37 +19,19 @@ class EventRow(BaseModel):
     round trip was most of a publish's decoding. Its type must still be one this code knows, at
     today's schema (an older one would need upcasting first)."""
 
-    model_config = ConfigDict(frozen=True)
-    event_id: str
-    stream_id: str
-    version: int
-    type: str
-    schema_version: int
-    occurred_at: AwareDatetime
     payload: dict[str, Any]
 
     @model_validator(mode="before")
     @classmethod
     def _from_event(cls, data: Any) -> Any:
         if isinstance(data, Event):
-            return {
-                "event_id": data.event_id,
-                "stream_id": data.stream_id,
-                "version": data.version,
-                "type": data.type,
-                "schema_version": data.schema_version,
-                "occurred_at": data.occurred_at,
-                "payload": data.payload_json(),
-            }
+            return {**dict(data), "payload": data.payload_json()}
         return data
 
     @model_validator(mode="after")
     def _check_type(self) -> EventRow:
-        current = payload_class(self.type).SCHEMA_VERSION  # UnknownEventType for a type we do not know
-        if self.schema_version != current:
-            raise ValueError(f"event schema v{self.schema_version} does not match {self.type} v{current}")
-        if self.version < 1:
-            raise ValueError("event versions start at 1")
+        # UnknownEventType (a ValueError) for a type this code does not know
+        self._check_envelope(payload_class(self.type).SCHEMA_VERSION)
         return self
 
 

@@ -105,8 +105,9 @@ def event_id_for(stream_id: str, version: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-class Event(BaseModel):
-    """One immutable fact in one stream."""
+class EventEnvelope(BaseModel):
+    """What every event carries besides its payload. ``Event`` holds the payload typed; the rows a
+    publish carries to the store (``activities.models.EventRow``) hold it as JSON."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -116,6 +117,21 @@ class Event(BaseModel):
     type: str
     schema_version: int
     occurred_at: AwareDatetime
+
+    def _check_envelope(self, current_schema: int) -> None:
+        """Raise unless the event is at its type's ``current_schema`` and numbered from 1."""
+        if self.schema_version != current_schema:
+            # stored as is, it would be upcast again on load and silently corrupted
+            raise ValueError(
+                f"event schema v{self.schema_version} does not match {self.type} v{current_schema}"
+            )
+        if self.version < 1:
+            raise ValueError("event versions start at 1")
+
+
+class Event(EventEnvelope):
+    """One immutable fact in one stream."""
+
     payload: SerializeAsAny[EventPayload]
 
     @model_validator(mode="before")
@@ -146,12 +162,7 @@ class Event(BaseModel):
     def _check_consistency(self) -> Event:
         if self.type != self.payload.TYPE:
             raise ValueError(f"event type {self.type!r} does not match payload {self.payload.TYPE!r}")
-        if self.schema_version != self.payload.SCHEMA_VERSION:
-            # stored as is, it would be upcast again on load and silently corrupted
-            current = self.payload.SCHEMA_VERSION
-            raise ValueError(f"event schema v{self.schema_version} does not match {self.type} v{current}")
-        if self.version < 1:
-            raise ValueError("event versions start at 1")
+        self._check_envelope(self.payload.SCHEMA_VERSION)
         return self
 
     def payload_json(self) -> dict[str, Any]:
