@@ -47,12 +47,14 @@ CLOSING_WAIT = 0.25  # seconds between attempts while the program is closing
 CLOSING_PATIENCE = 12.0  # then fail, well inside the activity's 20 s timeout: its retries take over
 # Statuses per signal: a status is about 300 bytes, so a signal stays far below the server's limits.
 MAX_REPORTS_PER_SIGNAL = 200
-# Seconds a program's sender waits for more reports before a signal, when the program was signalled
-# less than that long ago. Without it a signal carried 1.9 reports on average at 300 simulated
-# pairings (a signal takes milliseconds, reports came every 40 ms). A report after a quiet spell goes
-# at once: the pairings that run last in a simulation, and a real program's occasional reports,
-# waited the full linger for company that never came, once per report.
-REPORT_LINGER = 0.05
+# At most one signal per program in this many seconds: a report that comes sooner after the last
+# signal waits for the rest of it, and for the reports that come meanwhile. Without it a signal
+# carried 1.9 reports on average at 300 simulated pairings (a signal takes milliseconds, reports came
+# every 40 ms). A report after a quiet spell goes at once: the pairings that run last in a
+# simulation, and a real program's occasional reports, would wait for company that never comes.
+# 0.15 s rather than 0.05 s: at 300 simulated pairings (3 runs each) the server counted 1.5 signal
+# requests per pairing instead of 3.6, and the server's and worker's CPU per pairing fell 6%.
+REPORT_LINGER = 0.15
 
 _Waiting = tuple[PairingStatus, "asyncio.Future[None]"]
 
@@ -97,9 +99,9 @@ class ProgramReports:
         loop = asyncio.get_running_loop()
         try:
             while queue:
-                last = self._last_signal.get(workflow_id)
-                if last is not None and loop.time() - last < REPORT_LINGER:
-                    await asyncio.sleep(REPORT_LINGER)  # busy: let more reports join this signal
+                wait = _linger_left(self._last_signal.get(workflow_id), loop.time())
+                if wait > 0:
+                    await asyncio.sleep(wait)  # busy: let more reports join this signal
                 batch = queue[:MAX_REPORTS_PER_SIGNAL]
                 del queue[:MAX_REPORTS_PER_SIGNAL]
                 try:
@@ -121,6 +123,11 @@ class ProgramReports:
             del self._queues[workflow_id]  # no await since the queue was found empty
             for _, accepted in queue:  # left only if this sender was cancelled
                 accepted.cancel()
+
+
+def _linger_left(last_signal: float | None, now: float) -> float:
+    """Seconds a program's next signal waits: the rest of the linger since its last one, if any."""
+    return 0.0 if last_signal is None else max(0.0, REPORT_LINGER - (now - last_signal))
 
 
 async def _signal(client: Client, workflow_id: str, statuses: list[PairingStatus]) -> None:

@@ -209,3 +209,14 @@ async def test_reports_right_after_a_signal_wait_to_go_together(monkeypatch: pyt
     await asyncio.gather(second, third)
 
     assert [[s.pairing_id for s in arg] for _, arg in program.accepted] == [["p.0"], ["p.1", "p.2"]]
+
+
+def test_a_report_waits_only_for_the_rest_of_the_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most one signal per linger, but no report waits longer than that: one that comes 0.4 s
+    after the last signal of a 0.5 s linger waits 0.1 s, not another 0.5 s."""
+    monkeypatch.setattr(publish, "REPORT_LINGER", 0.5)
+    assert publish._linger_left(None, 100.0) == 0.0  # never signalled: at once
+    assert publish._linger_left(100.0, 100.4) == pytest.approx(0.1)
+    assert publish._linger_left(100.0, 100.0) == pytest.approx(0.5)
+    assert publish._linger_left(100.0, 100.5) == 0.0
+    assert publish._linger_left(100.0, 130.0) == 0.0  # a quiet program: at once
