@@ -21,6 +21,20 @@ class EventRow(EventEnvelope):
 
     payload: dict[str, Any]
 
+    @classmethod
+    def of(cls, event: Event) -> EventRow:
+        """The row of an event the domain decided, which validated it then: not validated again.
+        Every publish of a workflow builds one per event, inside its workflow task."""
+        return cls.model_construct(
+            event_id=event.event_id,
+            stream_id=event.stream_id,
+            version=event.version,
+            type=event.type,
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+            payload=event.payload_json(),
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _from_event(cls, data: Any) -> Any:

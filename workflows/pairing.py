@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         DeliveryBatch,
         DeliveryReport,
+        EventRow,
         PairingStatus,
         ProgramReport,
         PublishBatch,
@@ -67,6 +68,7 @@ PUBLISH_RETRY = RetryPolicy(
 # A regular activity lost with a killed worker is retried only after this timeout: keep it short (a
 # publish takes milliseconds; a slow one is simply retried, both halves being idempotent).
 PUBLISH_ACTIVITY_TIMEOUT = timedelta(seconds=20)
+TICK = Tick()  # the clock's command carries nothing: one for every alarm
 HISTORY_LIMIT = 8_000  # continue-as-new well before Temporal's 50k-event / 50 MB limits
 # Simulated people answer notices that their own answers cause (propose -> agree): a bound, not a rule.
 SIMULATED_ROUNDS = 8
@@ -86,8 +88,11 @@ V2_PATCH = "pairing-v2"
 #   2 (or none: inputs written before revisions existed): the V2_PATCH branches, consulted as before.
 #   3: every V2_PATCH change without consulting it; the memo is a card written when the pairing starts
 #      and its summary written when it closes, not rewritten at every stage (see _show).
-# Whoever starts a pairing passes REVISION; later changes take revision 4, or a patch.
-REVISION = 3
+#   4: the close is shown (stage, outcome, the memo's summary) in the workflow task that completes the
+#      pairing, once its last events are recorded: the server then folds that upsert into the close
+#      of the execution's visibility record instead of writing it once more on its own.
+# Whoever starts a pairing passes REVISION; later changes take revision 5, or a patch.
+REVISION = 4
 MEMO_KEY = "summary"  # the memo's one entry (see PairingWorkflow._memo)
 
 
@@ -264,6 +269,8 @@ class PairingWorkflow:
         await self._publish(force=True)
         # the last report: the close may have happened while an earlier report was in flight
         await self._report()
+        if self.inp.revision >= 4:
+            self._show()  # with the completion: one visibility write for both
         return PairingResult(
             pairing_id=inp.pairing_id,
             outcome=str(self.state.outcome),
@@ -285,7 +292,7 @@ class PairingWorkflow:
                 return  # an action arrived first; re-plan
             except TimeoutError:
                 pass
-        self._apply(decide(self.state, Tick(), workflow.now()))
+        self._apply(decide(self.state, TICK, workflow.now()))
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -331,6 +338,8 @@ class PairingWorkflow:
         each upsert is two events and two visibility writes, while the UI only ever sees where the
         task left the pairing."""
         if self.v2 and (self.state.stage, self.state.at_risk) != self.shown:
+            if self.state.stage is Stage.CLOSED and self.inp.revision >= 4:
+                return  # shown as run() returns
             self._show()
 
     def _memo(self) -> dict[str, object]:
@@ -410,10 +419,10 @@ class PairingWorkflow:
                     )
                 report = self._report_for(state_after)
                 publish = PublishBatch(
-                    record=RecordBatch(
+                    record=RecordBatch.model_construct(  # of rows checked when they were decided
                         stream_id=self.state.stream_id,
                         expected_version=self.recorded_version,
-                        events=[applied.event for applied in batch],
+                        events=[EventRow.of(applied.event) for applied in batch],
                     ),
                     delivery=delivery,
                     report=report,

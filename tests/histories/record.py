@@ -34,16 +34,17 @@ from workflows.program import START_CHUNK
 
 HERE = Path(__file__).resolve().parent
 # by hand: deadline, pause, extend, ...; pairing_operator_paths_after_commit is the version before V2_PATCH,
-# pairing_operator_paths_v2 the one before revision 3
-DRIVEN_SCENARIO = "pairing_operator_paths_v3"
+# pairing_operator_paths_v2 the one before revision 3, pairing_operator_paths_v3 the one before revision 4
+DRIVEN_SCENARIO = "pairing_operator_paths_v4"
 # A program of more pairings than one start chunk: "program_two_pairings" is the first version (inline
 # plan), "program_plan_from_store" read its plan from the store and started 100 children per task.
 PROGRAM_SCENARIO = "program_started_in_chunks"
 PROGRAM_PAIRINGS = START_CHUNK + 5
 # One pairing of that program, as its child: it reports to the program through its publish activity
 # ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals, and
-# pairing_in_program_reported the one before V2_PATCH, pairing_in_program_v2 the one before revision 3.
-PROGRAM_PAIRING_SCENARIO = "pairing_in_program_v3"
+# pairing_in_program_reported the one before V2_PATCH, pairing_in_program_v2 the one before revision 3,
+# pairing_in_program_v3 the one before revision 4.
+PROGRAM_PAIRING_SCENARIO = "pairing_in_program_v4"
 # A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
 # acted on each close in turn (the first version), program_rematches_batched on every waiting close at
 # once ("rematch-in-batches"), with one signal per report; program_rematches_coalesced receives the
@@ -56,12 +57,13 @@ REMATCH_SCENARIO = "program_rematches_coalesced"
 # people still act through an activity sending Updates; in the _simulated_here ones they act inside
 # the workflow ("simulate-in-workflow"). The _v2 ones took all four of those changes under one patch
 # (V2_PATCH in workflows/pairing.py); the _v3 ones are revision 3 (REVISION in workflows/pairing.py):
-# the same logic without the patch's marker, and the memo written at the start and the close only.
+# the same logic without the patch's marker, and the memo written at the start and the close only;
+# the _v4 ones are revision 4: the close shown in the task that completes the pairing.
 PAIRING_SCENARIOS: dict[str, Behaviour] = {
-    "pairing_completed_v3": "diligent",
-    "pairing_flaky_v3": "flaky",
-    "pairing_withdrawn_v3": "drops_out",
-    "pairing_mismatched_v3": "mismatched",
+    "pairing_completed_v4": "diligent",
+    "pairing_flaky_v4": "flaky",
+    "pairing_withdrawn_v4": "drops_out",
+    "pairing_mismatched_v4": "mismatched",
 }
 # what `record NAME ...` accepts, and what test_replay expects in the corpus
 SCENARIOS = {

@@ -142,14 +142,16 @@ async def test_a_new_pairing_writes_few_bookkeeping_events(client: Client, worke
     """Each patch a new workflow takes costs a marker and a search-attribute upsert in its history:
     a pairing started today takes its revision from its input and writes none (revision 2 wrote one,
     V2_PATCH, and earlier pairings one per change). It upserts what the UI shows at most once per
-    workflow task, where the task left the pairing, and writes its memo once, at the close."""
+    workflow task, where the task left the pairing, and writes its memo once, at the close, in the
+    task that completes it (revision 4): the server folds that task's upserts into the close of its
+    visibility record instead of writing them on their own."""
     inp = new_pairing_input(simulation_seed=0)
     inp = inp.model_copy(update={"simulation_seed": seed_for(inp.pairing_id, "diligent")})
     handle, _ = await start_pairing(client, worker.task_queue, inp, skip=True)
     await handle.result()
 
     markers: list[str] = []
-    memo_writes = 0
+    memo_writes = memo_task = completed_task = 0
     stages_per_task: list[list[str]] = [[]]
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
@@ -157,8 +159,11 @@ async def test_a_new_pairing_writes_few_bookkeeping_events(client: Client, worke
             markers.append(details["patch-data"].payloads[0].data.decode())
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
             memo_writes += 1
+            memo_task = len(stages_per_task)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             stages_per_task.append([])
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            completed_task = len(stages_per_task)
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             if "PairingStage" in fields:
@@ -168,3 +173,5 @@ async def test_a_new_pairing_writes_few_bookkeeping_events(client: Client, worke
     assert all(len(stages) == 1 for stages in shown), shown
     # a diligent pairing agrees its goals in its first task and closes out in its last
     assert shown[0] == ['"sessions"'] and shown[-1] == ['"closed"'], shown
+    # the close is shown by the task that completes the pairing, memo and all
+    assert stages_per_task[-1] == ['"closed"'] and memo_task == completed_task, stages_per_task

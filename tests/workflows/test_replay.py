@@ -48,6 +48,9 @@ def test_corpus_is_present() -> None:
     # pairings before and since revision 3 (REVISION: V2_PATCH's logic without its marker)
     assert {"pairing_flaky_v2", "pairing_flaky_v3", "pairing_in_program_v2", "pairing_in_program_v3"} <= names
     assert {"pairing_operator_paths_v2", "pairing_operator_paths_v3"} <= names
+    # and since revision 4 (the close shown in the task that completes the pairing)
+    assert {"pairing_flaky_v3", "pairing_flaky_v4", "pairing_in_program_v3", "pairing_in_program_v4"} <= names
+    assert {"pairing_operator_paths_v3", "pairing_operator_paths_v4"} <= names
     # every scenario of the recorder (today's versions) has its history in the corpus
     from tests.histories.record import SCENARIOS
 
@@ -203,3 +206,18 @@ async def test_replay_tells_the_two_start_branches_apart(monkeypatch: pytest.Mon
     page of the plan at once (the branch of programs started before "start-in-chunks")."""
     _patch_taken(monkeypatch, "start-in-chunks", False)
     await _fails_to_replay("program_started_in_chunks")
+
+
+async def test_replay_tells_revision_4_pairings_from_revision_3_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revision 4 shows the close in the pairing's last task, revision 3 before its last publish."""
+    _read_as_revision(monkeypatch, 3)
+    await _fails_to_replay("pairing_flaky_v4")
+    await _fails_to_replay("pairing_in_program_v4")
+    await _fails_to_replay("pairing_operator_paths_v4")
+
+
+async def test_replay_tells_revision_3_pairings_from_revision_4_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    _read_as_revision(monkeypatch, 4)
+    await _fails_to_replay("pairing_flaky_v3")
+    await _fails_to_replay("pairing_in_program_v3")
+    await _fails_to_replay("pairing_operator_paths_v3")
