@@ -34,11 +34,12 @@ DEV_SERVER_ARGS = (
     # on timers already due. At 1,000 loads a second, 300 pairings ran in 60 s instead of 200 s.
     "--dynamic-config-value",
     "history.timerProcessorMaxPollRPS=1000",
-    # The transfer queue (which hands workflow and activity tasks to matching) keeps its default of 20
-    # loads a second, although that spaces a lone workflow's steps by ~50 ms (a bare workflow of 29
-    # timers and 4 activities: 1.7 s, 0.43 s at 1,000 loads a second): under load each load takes a
-    # larger batch, and 1,000 bare workflows ran at 8.0 a second with the default against 6.9 at 1,000
-    # loads a second, 7.2 at 50 (server CPU 0.170 / 0.205 / 0.197 s per workflow).
+    # (Not so the transfer queue, which hands workflow and activity tasks to matching: its default of
+    # 20 loads a second spaces a lone workflow's steps by ~50 ms (a bare workflow of 29 timers and 4
+    # activities: 1.7 s, 0.43 s at 1,000 loads a second), but under load each load takes a larger
+    # batch: 1,000 bare workflows ran at 8.0 a second with the default, 6.9 at 1,000 loads a second,
+    # 7.2 at 50; server CPU 0.170 / 0.205 / 0.197 s per workflow.)
+    #
     # A program starts its pairings 40 at a time; each start then records itself in the program, one
     # after another under the program's lock. Waiting more than 0.5 s for that lock (the default)
     # failed the start's task with BusyWorkflow, to be retried: 1.76 start tasks per pairing at 300
