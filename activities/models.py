@@ -25,28 +25,23 @@ class EventRow(EventEnvelope):
     def of(cls, event: Event) -> EventRow:
         """The row of an event the domain decided, which validated it then: not validated again.
         Every publish of a workflow builds one per event, inside its workflow task."""
-        return cls.model_construct(
-            event_id=event.event_id,
-            stream_id=event.stream_id,
-            version=event.version,
-            type=event.type,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            payload=event.payload_json(),
-        )
+        return cls.model_construct(**_row_fields(event))
 
     @model_validator(mode="before")
     @classmethod
     def _from_event(cls, data: Any) -> Any:
-        if isinstance(data, Event):
-            return {**dict(data), "payload": data.payload_json()}
-        return data
+        return _row_fields(data) if isinstance(data, Event) else data
 
     @model_validator(mode="after")
     def _check_type(self) -> EventRow:
         # UnknownEventType (a ValueError) for a type this code does not know
         self._check_envelope(payload_class(self.type).SCHEMA_VERSION)
         return self
+
+
+def _row_fields(event: Event) -> dict[str, Any]:
+    """An event's fields as its row has them: the envelope as is, the payload as JSON."""
+    return {**dict(event), "payload": event.payload_json()}
 
 
 class RecordBatch(BaseModel):
