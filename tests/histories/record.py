@@ -37,8 +37,9 @@ HERE = Path(__file__).resolve().parent
 # pairing_operator_paths_v2 the one before revision 3, pairing_operator_paths_v3 the one before revision 4
 DRIVEN_SCENARIO = "pairing_operator_paths_v4"
 # A program of more pairings than one start chunk: "program_two_pairings" is the first version (inline
-# plan), "program_plan_from_store" read its plan from the store and started 100 children per task.
-PROGRAM_SCENARIO = "program_started_in_chunks"
+# plan), "program_plan_from_store" read its plan from the store and started 100 children per task,
+# "program_started_in_chunks" read it in a regular activity (before "program-local-calls").
+PROGRAM_SCENARIO = "program_started_locally"
 PROGRAM_PAIRINGS = START_CHUNK + 5
 # One pairing of that program, as its child: it reports to the program through its publish activity
 # ("report-by-publish"); pairing_in_program_signalled is the version that sent its own signals, and
@@ -48,8 +49,9 @@ PROGRAM_PAIRING_SCENARIO = "pairing_in_program_v4"
 # A program driven through a rematch, a mentor's withdrawal and a mentee's: program_rematches_one_by_one
 # acted on each close in turn (the first version), program_rematches_batched on every waiting close at
 # once ("rematch-in-batches"), with one signal per report; program_rematches_coalesced receives the
-# reports coalesced by the worker (signal pairings_changed, several reports each).
-REMATCH_SCENARIO = "program_rematches_coalesced"
+# reports coalesced by the worker (signal pairings_changed, several reports each); program_rematches_local
+# calls the store in local activities ("program-local-calls").
+REMATCH_SCENARIO = "program_rematches_local"
 # The scenarios record today's workflow versions. Histories of earlier versions stay in the corpus
 # and are never re-recorded: pairing_<path>.json (first version), pairing_<path>_memo.json (with the
 # "pairing-memo" patch, still publishing in a local activity); the _after_commit ones publish in a

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
@@ -25,6 +28,19 @@ from workflows.pairing import (
 )
 
 TERMS = PairingTerms.from_program(ProgramConfig(id="test", name="test"))
+
+
+def activities_called(events: Iterable[HistoryEvent]) -> list[tuple[str, str]]:
+    """(name, "regular" or "local") of each activity a history calls, in order: regular ones by
+    their scheduled events, local ones by their markers (whose "data" is the SDK's plain JSON)."""
+    called = []
+    for event in events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            called.append((event.activity_task_scheduled_event_attributes.activity_type.name, "regular"))
+        elif event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+            data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+            called.append((json.loads(data)["activity_type"], "local"))
+    return called
 
 
 def person(program_id: str, n: int, role: Role) -> Participant:

@@ -14,6 +14,7 @@ from domain.program import ProgramConfig
 from domain.roster import Participant, Role, participant_id_for
 from eventstore import EventStore, RecordedEvent
 from tandem import operations
+from tests.workflows.helpers import activities_called
 from workflows.pairing import REVISION, ActionResult, workflow_id_for
 from workflows.program import ProgramWorkflow
 
@@ -137,15 +138,12 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert result.pairings == 3 and result.rematches == 2 and result.closed == 3
     assert result.outcomes == {"rematched": 1, "withdrawn": 2}
     assert result.unmatched_after_rematch == 0
-    # closes are acted upon in batches (one call for every withdrawal, one for every rematch waiting)
-    history = await program.fetch_history()
-    called = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
-    assert called.count("propose_rematches") == 2 and called.count("withdraw_participants") == 2
-    assert "propose_rematch" not in called and "withdraw_participant" not in called
+    # closes are acted upon in batches (one call for every withdrawal, one for every rematch waiting),
+    # by local activities, inside the program's workflow task ("program-local-calls")
+    called = activities_called((await program.fetch_history()).events)
+    assert called.count(("propose_rematches", "local")) == 2
+    assert called.count(("withdraw_participants", "local")) == 2
+    assert {name for name, kind in called if kind == "regular"} == {"record_events"}
 
 
 async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(

@@ -42,6 +42,9 @@ def test_corpus_is_present() -> None:
     assert {"program_rematches_batched", "program_rematches_coalesced"} <= names
     # both branches of "start-in-chunks": 100 children started per task, and chunks of START_CHUNK
     assert {"program_plan_from_store", "program_started_in_chunks"} <= names
+    # both branches of "program-local-calls": the program's store calls as regular and local activities
+    assert {"program_started_in_chunks", "program_started_locally"} <= names
+    assert {"program_rematches_coalesced", "program_rematches_local"} <= names
     # pairings before and since "pairing-v2" (the four patches above taken under one)
     assert {"pairing_flaky_simulated_here", "pairing_flaky_v2", "pairing_in_program_reported"} <= names
     assert {"pairing_operator_paths_after_commit", "pairing_operator_paths_v2"} <= names
@@ -206,6 +209,37 @@ async def test_replay_tells_the_two_start_branches_apart(monkeypatch: pytest.Mon
     page of the plan at once (the branch of programs started before "start-in-chunks")."""
     _patch_taken(monkeypatch, "start-in-chunks", False)
     await _fails_to_replay("program_started_in_chunks")
+
+
+def _calls(name: str) -> list[tuple[str, str]]:
+    from tests.workflows.helpers import activities_called
+
+    return activities_called(_load(next(p for p in HISTORIES if p.stem == name)).events)
+
+
+def test_the_program_histories_call_the_store_both_ways() -> None:
+    """So that replaying them exercises both branches of "program-local-calls"."""
+    store_calls = {"load_plan", "withdraw_participants", "propose_rematches"}
+    for regular, local in (
+        ("program_started_in_chunks", "program_started_locally"),
+        ("program_rematches_coalesced", "program_rematches_local"),
+    ):
+        before = {c for c in _calls(regular) if c[0] in store_calls}
+        since = {c for c in _calls(local) if c[0] in store_calls}
+        assert before and {kind for _, kind in before} == {"regular"}
+        assert {name for name, _ in since} == {name for name, _ in before}
+        assert {kind for _, kind in since} == {"local"}
+
+
+async def test_replay_tells_the_two_store_call_branches_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program that called the store in local activities must not replay with code that calls it
+    in regular ones, nor the other way round."""
+    _patch_taken(monkeypatch, "program-local-calls", False)
+    await _fails_to_replay("program_started_locally")
+    await _fails_to_replay("program_rematches_local")
+    _patch_taken(monkeypatch, "program-local-calls", True)
+    await _fails_to_replay("program_started_in_chunks")
+    await _fails_to_replay("program_rematches_coalesced")
 
 
 async def test_replay_tells_revision_4_pairings_from_revision_3_ones(monkeypatch: pytest.MonkeyPatch) -> None:
