@@ -63,14 +63,14 @@ START_BATCH = 100  # children started per batch by programs started before "star
 # enough for the buffer to overflow again: starting 1,000 pairings took 115 s instead of seconds.
 START_CHUNK = 40
 PLAN_PAGE = 500  # planned pairings read from the store per activity call
-# Since this patch the program's calls to the store (a page of its plan, withdrawals, rematches) run
-# as local activities: in the worker, inside the workflow task that needs them, which then goes on to
-# start the children. As regular activities each call was a server round trip of its own, taken while
-# every pairing's tasks queued on the same server: at 100 simulated pairings a rematched pairing's
-# successor recorded its first event a median 0.9-1.3 s after its predecessor's close (four runs),
-# and 0.45-0.5 s as local activities (four runs). All three are safe to run again if the task is lost:
-# the first two read, and withdrawals already recorded are skipped. Programs that called them as
-# regular activities replay unchanged.
+# A program that takes this patch makes its calls to the store (a page of its plan, withdrawals,
+# rematches) as local activities: in the worker, inside the workflow task that needs them, which then
+# goes on to start the children. As regular activities each call was a server round trip of its
+# own, taken while every pairing's tasks queued on the same server: at 100 simulated pairings a
+# rematched pairing's successor recorded its first event a median 0.9-1.3 s after its predecessor's
+# close (four runs), and 0.45-0.5 s as local activities (four runs). All three are safe to run again
+# if the task is lost: the first two read, and withdrawals already recorded are skipped. Programs
+# that called them as regular activities replay unchanged.
 LOCAL_CALLS = "program-local-calls"
 # Continue-as-new at this many events, well before Temporal's 50k limit and the server's suggestion
 # (4,096). Pairings signal the program all the time, so its continue-as-new is almost always refused
