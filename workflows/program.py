@@ -67,8 +67,8 @@ PLAN_PAGE = 500  # planned pairings read from the store per activity call
 # rematches) as local activities: in the worker, inside the workflow task that needs them, which then
 # goes on to start the children. As regular activities each call was a server round trip of its
 # own, taken while every pairing's tasks queued on the same server: at 100 simulated pairings a
-# rematched pairing's successor recorded its first event a median 0.9-1.3 s after its predecessor's
-# close (four runs), and 0.45-0.5 s as local activities (four runs). All three are safe to run again
+# rematched pairing's successor recorded its first event a median 0.8-1.3 s after its predecessor's
+# close (five runs), and 0.45-0.5 s as local activities (five runs). All three are safe to run again
 # if the task is lost: the first two read, and withdrawals already recorded are skipped. Programs
 # that called them as regular activities replay unchanged.
 LOCAL_CALLS = "program-local-calls"
