@@ -16,7 +16,7 @@ from eventstore import EventStore, RecordedEvent
 from tandem import operations
 from tests.workflows.helpers import activities_called
 from workflows.pairing import REVISION, ActionResult, workflow_id_for
-from workflows.program import ProgramWorkflow
+from workflows.program import PLANNED_PRIORITY, SUCCESSOR_PRIORITY, ProgramWorkflow
 
 
 def _people(program_id: str) -> list[Participant]:
@@ -144,6 +144,15 @@ async def test_rematch_and_mentor_withdrawal_start_linked_pairings(
     assert called.count(("propose_rematches", "local")) == 2
     assert called.count(("withdraw_participants", "local")) == 2
     assert {name for name, kind in called if kind == "regular"} == {"record_events"}
+    # successors start with a whole lifecycle ahead: their tasks go ahead of the planned pairings'
+    priorities = [await _priority(client, p) for p in (first, second, third)]
+    assert priorities == [PLANNED_PRIORITY.priority_key] + [SUCCESSOR_PRIORITY.priority_key] * 2
+    assert SUCCESSOR_PRIORITY.priority_key < PLANNED_PRIORITY.priority_key  # lower keys go first
+
+
+async def _priority(client: Client, pairing_id: str) -> int:
+    described = await client.get_workflow_handle(workflow_id_for(pairing_id)).describe()
+    return described.raw_description.workflow_execution_info.priority.priority_key
 
 
 async def test_a_midpoint_rematch_decision_starts_a_linked_pairing(
