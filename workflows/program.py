@@ -76,8 +76,8 @@ LOCAL_CALLS = "program-local-calls"
 # program planned are already part-way through theirs: when the worker falls behind, the successor's
 # tasks go first (Temporal's task queue priority, lower key first; 3 is the server's default). At 100
 # simulated pairings the planned ones ended at a median 13.2 s and the successors ran on, almost alone,
-# to 17.2-17.5 s; with the successors first, every pairing had ended by 16.4-17.1 s (two runs each,
-# same program). Outside simulations the worker rarely falls behind, and then this changes nothing.
+# to 17.2-17.5 s (two runs); with the successors first, every pairing had ended by 16.4-17.1 s (seven
+# runs, same program). Outside simulations the worker rarely falls behind, and then this changes nothing.
 PLANNED_PRIORITY = Priority(priority_key=3)
 SUCCESSOR_PRIORITY = Priority(priority_key=2)
 # Continue-as-new at this many events, well before Temporal's 50k limit and the server's suggestion
