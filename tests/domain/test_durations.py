@@ -59,7 +59,7 @@ def test_parse_refuses_unreasonably_long_parts() -> None:
 
 
 @pytest.mark.parametrize(
-    ("duration", "text"),
+    ("period", "iso_form"),
     [
         (IsoDuration(months=6), "P6M"),
         (IsoDuration(years=1, days=2), "P1Y2D"),
@@ -68,9 +68,10 @@ def test_parse_refuses_unreasonably_long_parts() -> None:
         (IsoDuration(), "PT0S"),
     ],
 )
-def test_str_prints_the_shortest_iso_form(duration: IsoDuration, text: str) -> None:
-    assert str(duration) == text
-    assert IsoDuration.parse(text) == duration
+def test_str_prints_the_shortest_iso_form(period: IsoDuration, iso_form: str) -> None:
+    """Text formatting of a program-file period (no clock is read): it prints short and parses back."""
+    assert str(period) == iso_form
+    assert IsoDuration.parse(iso_form) == period
 
 
 def test_is_zero() -> None:
